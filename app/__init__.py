@@ -1,0 +1,49 @@
+"""Tradezone's HTTP API: ``create_app`` builds a Flask app from a Config."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify
+from flask_smorest import Api
+
+from .config import Config
+from .docs import ASSETS_URL, blp as docs_blp
+from .errors import register_error_handlers
+from .identity.auth import BEARER_AUTH
+from .notary.views import blp as ledger_blp
+from .platform import Platform, build_platform
+
+API_BLUEPRINTS = (ledger_blp,)
+
+
+def create_app(config: Config | None = None, platform: Platform | None = None) -> Flask:
+    """Build the web app; ``config`` defaults to the environment's (``Config.from_env``)."""
+    platform = platform or build_platform(config or Config.from_env())
+    app = Flask(__name__)
+    app.config.update(
+        TESTING=platform.config.testing,
+        MAX_CONTENT_LENGTH=platform.config.max_request_bytes,
+        API_TITLE="Tradezone",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL=ASSETS_URL,
+        API_SPEC_OPTIONS={"info": {"description": (
+            "Trade documents, data-sharing consent and device events, each notarized on a "
+            "verifiable Merkle log. Public: the ledger checkpoint, key and proofs. "
+            "Everything else takes `Authorization: Bearer <token>`.")}},
+    )
+    app.extensions["tradezone"] = platform
+    api = Api(app)
+    api.spec.components.security_scheme(BEARER_AUTH, {"type": "http", "scheme": "bearer"})
+    for blueprint in API_BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    app.register_blueprint(docs_blp)
+    register_error_handlers(app)
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok")
+
+    return app

@@ -1,0 +1,109 @@
+"""The ``tradezone`` command line (contract section 7)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .config import Config
+from .identity import services as identity
+from .identity.models import Role
+from .platform import Platform, build_platform
+
+
+def _platform(ctx: click.Context) -> Platform:
+    if ctx.obj is None:
+        ctx.obj = build_platform(Config.from_env())
+    return ctx.obj
+
+
+@click.group()
+def main() -> None:
+    """Tradezone: trade documents, consent and device events on a verifiable ledger."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Apply the migrations to the configured database (TZ_DATABASE_URL)."""
+    from .migrate import upgrade
+
+    platform = _platform(ctx)
+    upgrade(platform.db.engine)
+    with platform.db.write() as session:
+        checkpoint = platform.notary.ensure_checkpoint(session)
+    click.echo(f"database is up to date; ledger size {checkpoint.size}", err=True)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the API with gunicorn."""
+    from .serve import serve as run_server
+
+    run_server(Config.from_env(), host, port, workers)
+
+
+@main.group()
+def org() -> None:
+    """Organisations."""
+
+
+@org.command("create")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice([role.value for role in Role]))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object and nothing else.")
+@click.pass_context
+def org_create(ctx: click.Context, name: str, role: str, as_json: bool) -> None:
+    """Create an organisation and its first API token (shown once)."""
+    platform = _platform(ctx)
+    with platform.db.write() as session:
+        organization, token = identity.create_organization(
+            session, platform.notary, name, Role(role), platform.now())
+    if as_json:
+        click.echo(json.dumps({"org_id": organization.id, "token": token.text}))
+        return
+    click.echo(f"organisation {organization.id} ({role}) created")
+    click.echo(f"token (shown once, keep it secret): {token.text}")
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.argument("org_id")
+@click.option("--label", default=None, help="What the token is for.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def token_create(ctx: click.Context, org_id: str, label: str | None, as_json: bool) -> None:
+    """Create another token for an organisation (shown once)."""
+    platform = _platform(ctx)
+    with platform.db.write() as session:
+        issued = identity.create_token(session, platform.notary, org_id, platform.now(), label)
+    if as_json:
+        click.echo(json.dumps({"org_id": org_id, "token_id": issued.token_id,
+                               "token": issued.text}))
+        return
+    click.echo(f"token {issued.token_id} (shown once, keep it secret): {issued.text}")
+
+
+@token.command("revoke")
+@click.argument("token_id")
+@click.pass_context
+def token_revoke(ctx: click.Context, token_id: str) -> None:
+    """Revoke a token; it is refused from the next request on."""
+    platform = _platform(ctx)
+    with platform.db.write() as session:
+        identity.revoke_token(session, platform.notary, token_id, platform.now())
+    click.echo(f"token {token_id} revoked")

@@ -1,0 +1,94 @@
+"""Creating organisations and tokens, revoking tokens, authenticating requests.
+
+Each change is logged (``org.created``, ``token.created``, ``token.revoked``)
+in the same transaction. Entries carry identifiers only: no names, no secrets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.errors import AuthenticationError, BadRequest, Conflict, NotFound
+from app.notary.service import Notary, PendingEntry, make_entry
+
+from .models import ApiToken, Organization, Role
+from .tokens import TokenText, hash_secret, new_identifier, new_token, parse_token, secret_matches
+
+OPERATOR = "operator"  # the actor of changes made with the command line
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A token as shown once at creation; only its hash is kept."""
+
+    token_id: str
+    org_id: str
+    text: str
+
+
+def create_organization(session: Session, notary: Notary, name: str, role: Role,
+                        now: datetime, actor: str = OPERATOR) -> tuple[Organization, IssuedToken]:
+    """A new organisation with its first token."""
+    name = name.strip()
+    if not 1 <= len(name) <= 200:
+        raise BadRequest("organisation name must be 1 to 200 characters")
+    org = Organization(id=new_identifier("org_"), name=name, role=Role(role), created_at=now)
+    session.add(org)
+    session.flush()
+    notary.record(session, [PendingEntry(
+        make_entry("org.created", actor, now, org=org.id, role=org.role.value),
+        refs=(("org", org.id),))])
+    return org, create_token(session, notary, org.id, now, actor=actor)
+
+
+def create_token(session: Session, notary: Notary, org_id: str, now: datetime,
+                 label: str | None = None, actor: str = OPERATOR) -> IssuedToken:
+    """A new token for ``org_id``; the returned text is the only copy of the secret."""
+    if session.get(Organization, org_id) is None:
+        raise NotFound(f"organisation {org_id} does not exist")
+    text = new_token()
+    session.add(ApiToken(id=text.token_id, org_id=org_id, secret_hash=hash_secret(text.secret),
+                         label=label, created_at=now))
+    notary.record(session, [PendingEntry(
+        make_entry("token.created", actor, now, org=org_id, token=text.token_id),
+        refs=(("org", org_id),))])
+    return IssuedToken(text.token_id, org_id, str(text))
+
+
+def revoke_token(session: Session, notary: Notary, token_id: str, now: datetime,
+                 actor: str = OPERATOR) -> ApiToken:
+    """Revoke a token at once; revoking twice is a conflict."""
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound(f"token {token_id} does not exist")
+    if token.revoked_at is not None:
+        raise Conflict(f"token {token_id} is already revoked")
+    token.revoked_at = now
+    notary.record(session, [PendingEntry(
+        make_entry("token.revoked", actor, now, org=token.org_id, token=token_id),
+        refs=(("org", token.org_id),))])
+    return token
+
+
+def authenticate(session: Session, authorization: str | None) -> Organization:
+    """The organisation behind an ``Authorization: Bearer`` header, or 401."""
+    scheme, _, presented = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        raise AuthenticationError("missing bearer token")
+    parsed: TokenText | None = parse_token(presented.strip())
+    if parsed is None:
+        raise AuthenticationError("malformed bearer token")
+    row = session.execute(
+        select(ApiToken, Organization).join(Organization)
+        .where(ApiToken.id == parsed.token_id)).first()
+    # Compare even when the id is unknown, so timing does not reveal which ids exist.
+    stored_hash = row.ApiToken.secret_hash if row else bytes(32)
+    if not secret_matches(parsed.secret, stored_hash) or row is None:
+        raise AuthenticationError("invalid bearer token")
+    if row.ApiToken.revoked_at is not None:
+        raise AuthenticationError("revoked bearer token")
+    return row.Organization

@@ -1,0 +1,13 @@
+"""Every table the application owns, for Alembic and for tests.
+
+Import this module to have all models registered on ``Base.metadata``;
+the ledger's own tables are on ``ledger.sqlstore.metadata``.
+"""
+
+from ledger.sqlstore import metadata as ledger_metadata
+
+from .db import Base
+from .identity.models import ApiToken, Organization  # noqa: F401
+from .notary.models import EntryRef  # noqa: F401
+
+ALL_METADATA = (Base.metadata, ledger_metadata)

@@ -1,0 +1,1 @@
+"""The bridge from business events to the ledger: entries, checkpoints, receipts."""

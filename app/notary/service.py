@@ -1,0 +1,76 @@
+"""Notarizing: append entries and sign a checkpoint in the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+import ledger
+from ledger.sqlstore import SqlLog, StoredCheckpoint
+
+from .models import EntryRef
+
+
+@dataclass(frozen=True)
+class PendingEntry:
+    """An entry to log, and the subjects it names (kind, id) for lookups."""
+
+    body: Mapping[str, Any]
+    refs: tuple[tuple[str, str], ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Notarized:
+    """Where one entry landed, and the first tree size that includes it."""
+
+    index: int
+    leaf_hash: bytes
+    tree_size: int
+
+
+def make_entry(entry_type: str, actor: str, at: datetime, **fields: Any) -> dict[str, Any]:
+    """An entry body with the fields every entry has (contract section 2)."""
+    return {"v": 1, "type": entry_type, "at": ledger.utc_timestamp(at), "actor": actor, **fields}
+
+
+class Notary:
+    """Appends entries to the log and signs a checkpoint after each batch."""
+
+    def __init__(self, signer: ledger.NoteSigner, clock: Callable[[], datetime]) -> None:
+        self.signer = signer
+        self.clock = clock
+
+    @property
+    def origin(self) -> str:
+        return self.signer.name
+
+    def record(self, session: Session, entries: Sequence[PendingEntry]) -> list[Notarized]:
+        """Log ``entries`` in ``session``'s transaction; they commit with it."""
+        log = SqlLog(session.connection())
+        result = log.append([ledger.encode_entry(entry.body) for entry in entries])
+        refs = [{"kind": kind, "ref": ref, "entry_idx": result.first_index + offset}
+                for offset, entry in enumerate(entries) for kind, ref in set(entry.refs)]
+        if refs:
+            session.execute(insert(EntryRef), refs)
+        self._sign(log, result.tree_size, result.root_hash)
+        return [Notarized(result.first_index + offset, leaf, result.tree_size)
+                for offset, leaf in enumerate(result.leaf_hashes)]
+
+    def ensure_checkpoint(self, session: Session) -> StoredCheckpoint:
+        """Sign the current tree unless its size already has a checkpoint."""
+        log = SqlLog(session.connection())
+        size = log.size
+        stored = log.checkpoint_at(size)
+        if stored is None:
+            self._sign(log, size, ledger.prove.tree_root(log, size))
+            stored = log.checkpoint_at(size)
+        return stored
+
+    def _sign(self, log: SqlLog, size: int, root: bytes) -> None:
+        checkpoint = ledger.Checkpoint(self.origin, size, root)
+        log.add_checkpoint(checkpoint, self.signer.sign(checkpoint.body()), self.clock())

@@ -1,0 +1,39 @@
+"""The platform's long-lived parts, built once from a Config.
+
+Both the web app and the command line use :func:`build_platform`, so a
+CLI command and an HTTP request share the same database and notary setup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+import ledger
+from ledger.keys import load_or_create_signing_key
+
+from .config import Config
+from .db import Database
+from .notary.service import Notary
+
+
+@dataclass
+class Platform:
+    config: Config
+    db: Database
+    notary: Notary
+
+    def now(self):
+        return self.config.clock()
+
+
+def build_platform(config: Config) -> Platform:
+    key = load_or_create_signing_key(config.ledger_key_file)
+    signer = ledger.NoteSigner(config.ledger_origin, key)
+    return Platform(config, Database(config.database_url), Notary(signer, config.clock))
+
+
+def current_platform() -> Platform:
+    """The platform of the Flask app handling this request."""
+    return current_app.extensions["tradezone"]

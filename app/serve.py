@@ -1,0 +1,35 @@
+"""Serving the API with gunicorn (``tradezone serve``)."""
+
+from __future__ import annotations
+
+from gunicorn.app.base import BaseApplication
+
+from . import create_app
+from .config import Config
+from .platform import build_platform
+
+
+class _Server(BaseApplication):
+    def __init__(self, config: Config, options: dict) -> None:
+        self._config = config
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        # Each worker builds its own platform: database connections are never
+        # shared across a fork.
+        return create_app(self._config)
+
+
+def serve(config: Config, host: str, port: int, workers: int) -> None:
+    """Check the database and key, sign a checkpoint if needed, then serve."""
+    platform = build_platform(config)
+    with platform.db.write() as session:
+        platform.notary.ensure_checkpoint(session)
+    platform.db.dispose()
+    _Server(config, {"bind": f"{host}:{port}", "workers": workers, "worker_class": "sync",
+                     "accesslog": "-", "timeout": 60}).run()

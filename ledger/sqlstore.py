@@ -1,0 +1,198 @@
+"""The log kept in a SQL database (SQLite or PostgreSQL) through SQLAlchemy.
+
+Tables:
+
+- ``ledger_entries``: leaf index -> the exact logged bytes.
+- ``ledger_tree``: leaf index -> the hashes that leaf completed: its own leaf
+  hash, then one per subtree level it closed (``treemath.stored_row``). One
+  row per leaf and one insert per new hash, so a proof is one ``IN`` query.
+- ``ledger_head``: a single row holding the size; appenders lock it, so the
+  log stays one gap-free sequence whatever the number of writer processes.
+- ``ledger_checkpoints``: every signed checkpoint, by tree size.
+
+Everything runs on the caller's connection, inside the caller's
+transaction: a business record and its entry commit together or not at all.
+On SQLite the caller's transaction must hold the write lock from its start
+(``BEGIN IMMEDIATE``), which ``SqlLog.append`` checks by updating the head
+with a compare-and-set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger, CheckConstraint, Column, Connection, DateTime, Integer, LargeBinary,
+    MetaData, Table, Text, insert, select, update,
+)
+
+from .checkpoint import Checkpoint
+from .errors import ConcurrentAppendError, IntegrityError
+from .hashing import HASH_SIZE, Frontier, leaf_hash
+from .treemath import Node, completed_levels, span_nodes, stored_row
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+# SQLite only makes INTEGER PRIMARY KEY an alias of the rowid (the fast path).
+_Index = BigInteger().with_variant(Integer(), "sqlite")
+
+entries = Table(
+    "ledger_entries", metadata,
+    Column("idx", _Index, primary_key=True, autoincrement=False),
+    Column("data", LargeBinary, nullable=False),
+)
+tree = Table(
+    "ledger_tree", metadata,
+    Column("leaf_index", _Index, primary_key=True, autoincrement=False),
+    Column("hashes", LargeBinary, nullable=False),
+)
+head = Table(
+    "ledger_head", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("size", BigInteger, nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+)
+checkpoints = Table(
+    "ledger_checkpoints", metadata,
+    Column("size", _Index, primary_key=True, autoincrement=False),
+    Column("root_hash", LargeBinary(HASH_SIZE), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("signed_at", DateTime(timezone=True), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """Where a batch landed: leaf indexes ``first_index .. tree_size - 1``."""
+
+    first_index: int
+    tree_size: int
+    root_hash: bytes
+    leaf_hashes: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    size: int
+    root_hash: bytes
+    note: str
+    signed_at: datetime
+
+
+class SqlLog:
+    """The log on one SQLAlchemy connection; implements ``ledger.HashReader``."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    @property
+    def size(self) -> int:
+        return self.connection.execute(select(head.c.size).where(head.c.id == 1)).scalar_one()
+
+    def read_hashes(self, nodes: Sequence[Node]) -> list[bytes]:
+        where = [stored_row(node) for node in nodes]
+        rows = self._tree_rows({row for row, _ in where})
+        hashes = []
+        for row, slot in where:
+            blob = rows.get(row)
+            if blob is None or len(blob) != HASH_SIZE * completed_levels(row):
+                raise IntegrityError(f"stored hashes of leaf {row} are missing or malformed",
+                                     index=row)
+            hashes.append(blob[slot * HASH_SIZE:(slot + 1) * HASH_SIZE])
+        return hashes
+
+    def append(self, leaf_data: Sequence[bytes]) -> AppendResult:
+        """Append entries' logged bytes; hashes each leaf and new node once."""
+        if not leaf_data:
+            raise ValueError("append needs at least one entry")
+        size = self._lock_head()
+        frontier = Frontier(size, self.read_hashes(span_nodes(0, size)))
+        leaves, tree_rows = [], []
+        for offset, data in enumerate(leaf_data):
+            completed = frontier.push(leaf_hash(data))
+            leaves.append(completed[0])
+            tree_rows.append({"leaf_index": size + offset, "hashes": b"".join(completed)})
+        self.connection.execute(insert(entries), [
+            {"idx": size + offset, "data": data} for offset, data in enumerate(leaf_data)])
+        self.connection.execute(insert(tree), tree_rows)
+        self._move_head(size, frontier.size)
+        return AppendResult(size, frontier.size, frontier.root(), tuple(leaves))
+
+    def read_entries(self, start: int, stop: int) -> list[tuple[int, bytes]]:
+        """Logged bytes of leaves ``start <= idx < stop``, in order."""
+        rows = self.connection.execute(
+            select(entries.c.idx, entries.c.data)
+            .where(entries.c.idx >= start, entries.c.idx < stop).order_by(entries.c.idx))
+        return [(idx, bytes(data)) for idx, data in rows]
+
+    def read_entries_at(self, indexes: Sequence[int]) -> list[tuple[int, bytes]]:
+        """Logged bytes of the given leaves, in index order (missing ones left out)."""
+        if not indexes:
+            return []
+        rows = self.connection.execute(
+            select(entries.c.idx, entries.c.data)
+            .where(entries.c.idx.in_(list(indexes))).order_by(entries.c.idx))
+        return [(idx, bytes(data)) for idx, data in rows]
+
+    def iter_leaves(self, chunk: int = 10_000) -> Iterator[tuple[int, bytes, bytes]]:
+        """Every leaf in order as (index, logged bytes, stored hashes), in chunks."""
+        start = 0
+        while True:
+            rows = self.connection.execute(
+                select(entries.c.idx, entries.c.data, tree.c.hashes)
+                .join(tree, tree.c.leaf_index == entries.c.idx, isouter=True)
+                .where(entries.c.idx >= start, entries.c.idx < start + chunk)
+                .order_by(entries.c.idx)).all()
+            if not rows:
+                return
+            for idx, data, hashes in rows:
+                yield idx, bytes(data), bytes(hashes) if hashes is not None else b""
+            start += chunk
+
+    def add_checkpoint(self, checkpoint: Checkpoint, note: str, signed_at: datetime) -> None:
+        """Store a signed checkpoint (its root was computed by this append or checked)."""
+        self.connection.execute(insert(checkpoints).values(
+            size=checkpoint.size, root_hash=checkpoint.root_hash, note=note, signed_at=signed_at))
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        row = self.connection.execute(
+            select(checkpoints).order_by(checkpoints.c.size.desc()).limit(1)).first()
+        return StoredCheckpoint(**row._mapping) if row else None
+
+    def checkpoint_at(self, size: int) -> StoredCheckpoint | None:
+        row = self.connection.execute(select(checkpoints).where(checkpoints.c.size == size)).first()
+        return StoredCheckpoint(**row._mapping) if row else None
+
+    def iter_checkpoints(self) -> Iterator[StoredCheckpoint]:
+        for row in self.connection.execute(select(checkpoints).order_by(checkpoints.c.size)):
+            yield StoredCheckpoint(**row._mapping)
+
+    def _tree_rows(self, leaf_indexes: set[int]) -> dict[int, bytes]:
+        if not leaf_indexes:
+            return {}
+        result = self.connection.execute(
+            select(tree.c.leaf_index, tree.c.hashes).where(tree.c.leaf_index.in_(leaf_indexes)))
+        return {row: bytes(blob) for row, blob in result}
+
+    def _lock_head(self) -> int:
+        size = self.connection.execute(
+            select(head.c.size).where(head.c.id == 1).with_for_update()).scalar_one_or_none()
+        if size is None:
+            raise IntegrityError("ledger_head row is missing; run the migrations")
+        return size
+
+    def _move_head(self, old: int, new: int) -> None:
+        moved = self.connection.execute(
+            update(head).where(head.c.id == 1, head.c.size == old).values(size=new))
+        if moved.rowcount != 1:
+            raise ConcurrentAppendError(f"log head moved from {old} during an append")
