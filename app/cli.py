@@ -7,7 +7,12 @@ import sys
 
 import click
 
+import ledger
+from ledger.logcheck import StoredCheckpointRow, check_log
+from ledger.sqlstore import SqlLog
+
 from .config import Config
+from .errors import AppError
 from .identity import services as identity
 from .identity.models import Role
 from .platform import Platform, build_platform
@@ -19,7 +24,17 @@ def _platform(ctx: click.Context) -> Platform:
     return ctx.obj
 
 
-@click.group()
+class _Group(click.Group):
+    """Report the platform's own errors as one line and exit 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (AppError, ledger.LedgerError) as error:
+            raise click.ClickException(str(error)) from error
+
+
+@click.group(cls=_Group)
 def main() -> None:
     """Tradezone: trade documents, consent and device events on a verifiable ledger."""
 
@@ -107,3 +122,27 @@ def token_revoke(ctx: click.Context, token_id: str) -> None:
     with platform.db.write() as session:
         identity.revoke_token(session, platform.notary, token_id, platform.now())
     click.echo(f"token {token_id} revoked")
+
+
+@main.group("ledger")
+def ledger_group() -> None:
+    """The operator's view of the log."""
+
+
+@ledger_group.command("check")
+@click.pass_context
+def ledger_check(ctx: click.Context) -> None:
+    """Re-verify the stored log: every entry, stored hash and signed checkpoint."""
+    platform = _platform(ctx)
+    verifier = ledger.NoteVerifier.from_verifier_key(platform.notary.signer.verifier_key)
+    with platform.db.read() as session:
+        log = SqlLog(session.connection())
+        checkpoints = [StoredCheckpointRow(c.size, c.root_hash, c.note)
+                       for c in log.iter_checkpoints()]
+        report = check_log(log.iter_leaves(), checkpoints, verifier, head_size=log.size)
+    for problem in report.problems:
+        click.echo(f"index {problem.index}: {problem}")
+    click.echo(f"{report.size} entries, {report.checkpoints_checked} checkpoints checked, "
+               f"{len(report.problems)} problems")
+    if not report.ok:
+        sys.exit(1)

@@ -85,7 +85,7 @@ class NoteVerifier:
     @classmethod
     def from_verifier_key(cls, vkey: str) -> "NoteVerifier":
         """Parse ``name+hash+key`` and check that the hash matches the key."""
-        parts = vkey.strip().split("+")
+        parts = vkey.strip().split("+", 2)  # the base64 key may itself contain "+"
         if len(parts) != 3 or len(parts[1]) != 8:
             raise NoteFormatError("verifier key must be name+hex8+base64key")
         name, hash_hex, key_b64 = parts

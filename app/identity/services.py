@@ -32,17 +32,18 @@ class IssuedToken:
 
 def create_organization(session: Session, notary: Notary, name: str, role: Role,
                         now: datetime, actor: str = OPERATOR) -> tuple[Organization, IssuedToken]:
-    """A new organisation with its first token."""
+    """A new organisation with its first token, logged as one batch."""
     name = name.strip()
     if not 1 <= len(name) <= 200:
         raise BadRequest("organisation name must be 1 to 200 characters")
     org = Organization(id=new_identifier("org_"), name=name, role=Role(role), created_at=now)
     session.add(org)
+    token, token_entry = _issue_token(session, org.id, now, None, actor)
     session.flush()
     notary.record(session, [PendingEntry(
         make_entry("org.created", actor, now, org=org.id, role=org.role.value),
-        refs=(("org", org.id),))])
-    return org, create_token(session, notary, org.id, now, actor=actor)
+        refs=(("org", org.id),)), token_entry])
+    return org, token
 
 
 def create_token(session: Session, notary: Notary, org_id: str, now: datetime,
@@ -50,13 +51,19 @@ def create_token(session: Session, notary: Notary, org_id: str, now: datetime,
     """A new token for ``org_id``; the returned text is the only copy of the secret."""
     if session.get(Organization, org_id) is None:
         raise NotFound(f"organisation {org_id} does not exist")
+    token, entry = _issue_token(session, org_id, now, label, actor)
+    notary.record(session, [entry])
+    return token
+
+
+def _issue_token(session: Session, org_id: str, now: datetime, label: str | None,
+                 actor: str) -> tuple[IssuedToken, PendingEntry]:
     text = new_token()
     session.add(ApiToken(id=text.token_id, org_id=org_id, secret_hash=hash_secret(text.secret),
                          label=label, created_at=now))
-    notary.record(session, [PendingEntry(
-        make_entry("token.created", actor, now, org=org_id, token=text.token_id),
-        refs=(("org", org_id),))])
-    return IssuedToken(text.token_id, org_id, str(text))
+    entry = PendingEntry(make_entry("token.created", actor, now, org=org_id, token=text.token_id),
+                         refs=(("org", org_id),))
+    return IssuedToken(text.token_id, org_id, str(text)), entry
 
 
 def revoke_token(session: Session, notary: Notary, token_id: str, now: datetime,

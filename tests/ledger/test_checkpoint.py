@@ -2,12 +2,14 @@
 
 import base64
 import dataclasses
+import hashlib
 
 import pytest
+from Crypto.PublicKey import ECC
 
 import ledger
 from ledger import keys
-from rfc9162_reference import EMPTY_ROOT, synthetic_tree
+from tests.ledger.rfc9162_reference import EMPTY_ROOT, synthetic_tree
 
 ORIGIN = "tradezone.example/ledger"
 # Chosen so that its base64 has both '+' and '/': the url-safe alphabet then differs.
@@ -20,11 +22,13 @@ GOOD_BODY = ORIGIN.encode() + b"\n4\n" + ROOT_B64 + b"\n"
 def test_body_is_exactly_three_lines():
     cp = ledger.Checkpoint(ORIGIN, 4, ROOT)
     assert cp.body() == GOOD_BODY
-    assert cp.body() == b"tradezone.example/ledger\n4\nb7+3q/YbfMpfcdixu13Dh36EgulTNuerCcsuPoM/9J4=\n"
+    assert cp.body() == (b"tradezone.example/ledger\n4\n"
+                         b"b7+3q/YbfMpfcdixu13Dh36EgulTNuerCcsuPoM/9J4=\n")
 
 
 def test_empty_tree_body():
-    assert ledger.Checkpoint("o", 0, EMPTY_ROOT).body() == b"o\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n"
+    body = ledger.Checkpoint("o", 0, EMPTY_ROOT).body()
+    assert body == b"o\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n"
 
 
 def test_checkpoint_is_frozen():
@@ -93,7 +97,7 @@ assert base64.b64decode(NON_CANONICAL_ROOT) == ROOT
         pytest.param(_body(root=b""), id="root-empty"),
         pytest.param(_body(root=ROOT_B64[:-1]), id="root-missing-padding"),
         pytest.param(_body(root=ROOT_B64 + b"="), id="root-extra-padding"),
-        pytest.param(_body(root=ROOT_B64.replace(b"+", b"-").replace(b"/", b"_")), id="root-urlsafe-alphabet"),
+        pytest.param(_body(root=base64.urlsafe_b64encode(ROOT)), id="root-urlsafe-alphabet"),
         pytest.param(_body(root=b"!" + ROOT_B64[1:]), id="root-bad-char"),
         pytest.param(_body(root=b" " + ROOT_B64), id="root-leading-space"),
         pytest.param(_body(root=ROOT_B64 + b" "), id="root-trailing-space"),
@@ -115,9 +119,15 @@ def test_parse_rejects_malformed_bodies(body):
 
 # --- open_checkpoint ---------------------------------------------------------------
 
+def fixed_key(i: int):
+    """Deterministic Ed25519 keys (as in test_note.py); 0, 2 and 3 have no '+' in their vkey."""
+    seed = hashlib.sha256(b"tradezone-test-key-%d" % i).digest()
+    return ECC.construct(curve="Ed25519", seed=seed)
+
+
 @pytest.fixture(scope="module")
 def signing_key():
-    return keys.generate_signing_key()
+    return fixed_key(0)
 
 
 @pytest.fixture(scope="module")
@@ -147,23 +157,28 @@ def test_open_checkpoint_rejects_origin_other_than_key_name(signing_key, verifie
         ledger.open_checkpoint(note, verifier)
 
 
-@pytest.mark.parametrize("body", [b"hello\n", _body(size=b"04"), _body(root=base64.b64encode(ROOT[:31]))])
-def test_open_checkpoint_rejects_a_signed_body_that_is_not_a_checkpoint(signing_key, verifier, body):
+@pytest.mark.parametrize(
+    "body", [b"hello\n", _body(size=b"04"), _body(root=base64.b64encode(ROOT[:31]))]
+)
+def test_open_checkpoint_rejects_a_signed_body_that_is_not_a_checkpoint(
+    signing_key, verifier, body
+):
     note = ledger.NoteSigner(ORIGIN, signing_key).sign(body)
     with pytest.raises(ledger.CheckpointFormatError):
         ledger.open_checkpoint(note, verifier)
 
 
 def test_open_checkpoint_rejects_another_key(verifier):
-    note = ledger.NoteSigner(ORIGIN, keys.generate_signing_key()).sign(GOOD_BODY)
+    note = ledger.NoteSigner(ORIGIN, fixed_key(2)).sign(GOOD_BODY)
     with pytest.raises(ledger.SignatureError):
         ledger.open_checkpoint(note, verifier)
 
 
 def test_open_checkpoint_ignores_a_witness_cosignature(signing_key, verifier):
     log_note = ledger.NoteSigner(ORIGIN, signing_key).sign(GOOD_BODY)
-    witness_note = ledger.NoteSigner("witness.example/w1", keys.generate_signing_key()).sign(GOOD_BODY)
+    witness_note = ledger.NoteSigner("witness.example/w1", fixed_key(3)).sign(GOOD_BODY)
     witness_line = witness_note.split("\n\n", 1)[1]
     assert ledger.open_checkpoint(log_note + witness_line, verifier).size == 4
-    assert ledger.open_checkpoint(GOOD_BODY.decode() + "\n" + witness_line + log_note.split("\n\n", 1)[1],
-                                  verifier).size == 4
+    log_line = log_note.split("\n\n", 1)[1]
+    witness_first = GOOD_BODY.decode() + "\n" + witness_line + log_line
+    assert ledger.open_checkpoint(witness_first, verifier).size == 4

@@ -20,11 +20,12 @@ from ledger import keys
 PETER_SKEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
 PETER_VKEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
 ENOCH_VKEY = "EnochRoot+af0cfe78+ATtqJ7zOtqQtYqOo0CpvDXNlMhV3HeJDpjrASKGLWdop"
-GO_TEXT = "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n"
-PETER_SIG = ("\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6"
-             "RyyBwJnAM=\n")
-ENOCH_SIG = ("\u2014 EnochRoot rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiOHp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1R"
-             "vMc+QQ=\n")
+GO_TEXT = ("If you think cryptography is the answer to your problem,\n"
+           "then you don't know what your problem is.\n")
+PETER_SIG = ("\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSN"
+             "XgKvqfqdngotpRZb6KE6RyyBwJnAM=\n")
+ENOCH_SIG = ("\u2014 EnochRoot rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiOHp+vAF1aGrQ5ovTG"
+             "01oOTGwnWLox33WWd1RvMc+QQ=\n")
 GO_NOTE = GO_TEXT + "\n" + PETER_SIG
 
 NAME = "tradezone.example/ledger"
@@ -35,6 +36,12 @@ def peter_key():
     seed = base64.b64decode(PETER_SKEY.split("+", 4)[4])
     assert seed[0] == 1 and len(seed) == 33
     return ECC.construct(curve="Ed25519", seed=seed[1:])
+
+
+def fixed_key(i: int):
+    """Deterministic Ed25519 keys: 0, 2, 3 have no '+' in their verifier key's base64; 1, 5 do."""
+    seed = hashlib.sha256(b"tradezone-test-key-%d" % i).digest()
+    return ECC.construct(curve="Ed25519", seed=seed)
 
 
 def raw_public(key) -> bytes:
@@ -53,7 +60,7 @@ def manual_note(name: str, key, body: bytes) -> str:
 
 @pytest.fixture(scope="module")
 def key():
-    return keys.generate_signing_key()
+    return fixed_key(0)
 
 
 @pytest.fixture(scope="module")
@@ -83,13 +90,15 @@ def test_generated_key_is_a_fresh_ed25519_private_key(key, pub):
 
 
 def test_public_key_bytes_of_go_vector_key():
-    assert b"\x01" + keys.public_key_bytes(peter_key()) == base64.b64decode(PETER_VKEY.split("+", 2)[2])
+    expected = base64.b64decode(PETER_VKEY.split("+", 2)[2])
+    assert b"\x01" + keys.public_key_bytes(peter_key()) == expected
 
 
 # --- key hash and verifier key -----------------------------------------------------------
 
 def test_key_hash_matches_go_vector():
-    assert ledger.key_hash("PeterNeumann", keys.public_key_bytes(peter_key())) == bytes.fromhex("c74f20a3")
+    pub = keys.public_key_bytes(peter_key())
+    assert ledger.key_hash("PeterNeumann", pub) == bytes.fromhex("c74f20a3")
 
 
 def test_key_hash_is_recomputed_independently(pub):
@@ -103,8 +112,9 @@ def test_verifier_key_matches_go_vector():
 
 def test_verifier_key_format(pub):
     vkey = ledger.verifier_key(NAME, pub)
-    assert vkey == NAME + "+" + manual_key_hash(NAME, pub).hex() + "+" + base64.b64encode(b"\x01" + pub).decode()
-    assert re.fullmatch(re.escape(NAME) + r"\+[0-9a-f]{8}\+[A-Za-z0-9+/]{43}=?", vkey)
+    key_b64 = base64.b64encode(b"\x01" + pub).decode()
+    assert vkey == NAME + "+" + manual_key_hash(NAME, pub).hex() + "+" + key_b64
+    assert re.fullmatch(re.escape(NAME) + r"\+[0-9a-f]{8}\+A[A-Za-z0-9+/]{43}", vkey)
 
 
 def test_from_verifier_key_accepts_go_vectors():
@@ -112,15 +122,38 @@ def test_from_verifier_key_accepts_go_vectors():
     ledger.NoteVerifier.from_verifier_key(ENOCH_VKEY)
 
 
+@pytest.mark.parametrize("i", [1, 5])
+def test_verifier_key_with_plus_in_its_base64_round_trips(i):
+    """Standard base64 uses '+': only the first two '+' of a verifier key separate fields.
+
+    (Go's note.NewVerifier splits exactly like that.)
+    """
+    key = fixed_key(i)
+    vkey = ledger.verifier_key(NAME, keys.public_key_bytes(key))
+    assert "+" in vkey.split("+", 2)[2]
+    verifier = ledger.NoteVerifier.from_verifier_key(vkey)
+    assert verifier.verify(ledger.NoteSigner(NAME, key).sign(BODY)) == BODY
+
+
+def test_generated_keys_round_trip_through_their_verifier_key():
+    for _ in range(16):  # about half of all keys have a '+' in their base64
+        key = keys.generate_signing_key()
+        vkey = ledger.verifier_key(NAME, keys.public_key_bytes(key))
+        verifier = ledger.NoteVerifier.from_verifier_key(vkey)
+        assert verifier.verify(ledger.NoteSigner(NAME, key).sign(BODY)) == BODY
+
+
 def test_from_verifier_key_rejects_every_mangling():
-    """As Go's TestNewVerifier: every proper substring and every single-byte increment is refused."""
+    """As Go's TestNewVerifier: every proper substring and every one-byte increment is refused."""
     b = PETER_VKEY.encode()
-    bad = {b[i:j] for i in range(len(b) + 1) for j in range(i + 1, len(b) + 1) if (i, j) != (0, len(b))}
+    bad = {b[i:j] for i in range(len(b) + 1) for j in range(i + 1, len(b) + 1)}
+    bad.discard(b)
     bad |= {b[:i] + bytes([b[i] + 1]) + b[i + 1:] for i in range(len(b))}
     bad |= {
-        b"PeterNeumann+cc469956+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TWBADKEY==",  # 36-byte key, matching hash
-        b"PeterNeumann+173116ae+ZRpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",  # algorithm 0x65, matching hash
-        b"PeterNeumann+C74F20A3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",  # upper-case hex
+        # a 36-byte key, with its matching hash
+        b"PeterNeumann+cc469956+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TWBADKEY==",
+        # algorithm 0x65, with its matching hash
+        b"PeterNeumann+173116ae+ZRpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",
     }
     for vkey in sorted(bad):
         with pytest.raises(ledger.LedgerError):
@@ -168,7 +201,7 @@ def test_verify_go_note_with_two_signatures_with_either_key(vkey):
 
 
 def test_verify_ignores_unknown_signer_lines(key, verifier, note):
-    other = ledger.NoteSigner("witness.example/w1", keys.generate_signing_key()).sign(BODY)
+    other = ledger.NoteSigner("witness.example/w1", fixed_key(3)).sign(BODY)
     other_line = other.split("\n\n")[1]
     own_line = note.split("\n\n")[1]
     assert verifier.verify(note + other_line) == BODY
@@ -179,8 +212,9 @@ def test_verify_ignores_unknown_signer_lines(key, verifier, note):
 @pytest.mark.parametrize(
     "make",
     [
-        pytest.param(lambda: ledger.NoteSigner(NAME, keys.generate_signing_key()).sign(BODY), id="same-name-other-key"),
-        pytest.param(lambda: ledger.NoteSigner("other.example/log", keys.generate_signing_key()).sign(BODY),
+        pytest.param(lambda: ledger.NoteSigner(NAME, fixed_key(2)).sign(BODY),
+                     id="same-name-other-key"),
+        pytest.param(lambda: ledger.NoteSigner("other.example/log", fixed_key(3)).sign(BODY),
                      id="other-name-other-key"),
         pytest.param(lambda: BODY.decode() + "\n" + PETER_SIG, id="unrelated-signature-only"),
     ],
@@ -192,12 +226,12 @@ def test_verify_rejects_a_note_without_our_signature(verifier, make):
 
 def test_verify_rejects_our_name_with_someone_elses_key_under_our_key_hash(pub, verifier):
     """The line claims our name and key hash, but the signature is by another key."""
-    forged = manual_note(NAME, keys.generate_signing_key(), BODY)
-    name_hash = base64.b64encode(manual_key_hash(NAME, pub) + b"\x00" * 64).decode()[:4]
-    line_start = forged.index(NAME + " ") + len(NAME) + 1
-    blob = base64.b64decode(forged[line_start:-1])
-    forged = forged[:line_start] + base64.b64encode(manual_key_hash(NAME, pub) + blob[4:]).decode() + "\n"
-    assert forged[line_start:].startswith(name_hash)
+    other = manual_note(NAME, fixed_key(2), BODY)
+    blob_start = other.rindex(" ") + 1
+    other_sig = base64.b64decode(other[blob_start:-1])[4:]
+    blob = base64.b64encode(manual_key_hash(NAME, pub) + other_sig).decode()
+    forged = other[:blob_start] + blob + "\n"
+    assert forged.split("\n\n")[1].split(" ")[1] == NAME
     with pytest.raises(ledger.SignatureError):
         verifier.verify(forged)
 
@@ -263,10 +297,12 @@ def test_every_deleted_character_fails(verifier, note):
         pytest.param(GO_TEXT + PETER_SIG, id="no-blank-line"),
         pytest.param(GO_TEXT + "\n" + PETER_SIG + "Unexpected line.\n", id="trailing-garbage-line"),
         pytest.param(GO_TEXT + "\n" + PETER_SIG + "\n", id="trailing-blank-line"),
-        pytest.param(GO_TEXT + "\n" + PETER_SIG.replace("\u2014", "-"), id="hyphen-instead-of-em-dash"),
-        pytest.param(GO_TEXT + "\n" + PETER_SIG.replace("\u2014 ", "\u2014"), id="no-space-after-dash"),
+        pytest.param(GO_TEXT + "\n" + PETER_SIG.replace("\u2014", "-"), id="hyphen-not-em-dash"),
+        pytest.param(GO_TEXT + "\n" + PETER_SIG.replace("\u2014 ", "\u2014"),
+                     id="no-space-after-dash"),
         pytest.param(GO_TEXT + "\n" + PETER_SIG.replace(" x08go", "  x08go"), id="double-space"),
-        pytest.param(GO_TEXT + "\n" + PETER_SIG.replace("PeterNeumann", "Peter Neumann"), id="space-in-name"),
+        pytest.param(GO_TEXT + "\n" + PETER_SIG.replace("PeterNeumann", "Peter Neumann"),
+                     id="space-in-name"),
         pytest.param(GO_TEXT + "\n" + PETER_SIG.replace("\n", "\r\n"), id="crlf-signature"),
         pytest.param("", id="empty"),
     ],
@@ -281,9 +317,11 @@ def test_verify_rejects_malformed_notes(text):
     "text",
     [
         pytest.param("\x01" + GO_NOTE, id="control-character"),
-        pytest.param(GO_TEXT + "\n" + PETER_SIG[:60] + "ABCD" + PETER_SIG[60:], id="signature-too-long"),
+        pytest.param(GO_TEXT + "\n" + PETER_SIG[:60] + "ABCD" + PETER_SIG[60:],
+                     id="signature-too-long"),
         pytest.param(GO_TEXT + "\n" + PETER_SIG.replace("x08g", "xxxx"), id="wrong-key-hash"),
-        pytest.param(GO_TEXT + "\n" + PETER_SIG.replace("PeterNeumann", "CarmenSandiego"), id="wrong-name"),
+        pytest.param(GO_TEXT + "\n" + PETER_SIG.replace("PeterNeumann", "CarmenSandiego"),
+                     id="wrong-name"),
         pytest.param(GO_TEXT + "\n" + PETER_SIG.replace("nAM=", "n==="), id="bad-padding"),
         pytest.param(GO_TEXT + "\n" + PETER_SIG.replace("x08go/", "x08go_"), id="urlsafe-char"),
         pytest.param(GO_TEXT + "\n\u2014 PeterNeumann x08g\n", id="signature-4-bytes"),

@@ -17,6 +17,14 @@ TESTDATA = Path(__file__).parent / "testdata"
 VECTORS = json.loads((TESTDATA / "rfc6962_vectors.json").read_text())
 CT_LEAF_HASHES = [ledger.leaf_hash(bytes.fromhex(x)) for x in VECTORS["leaves"]]
 CT_ROOTS = {int(n): bytes.fromhex(h) for n, h in VECTORS["roots"].items()}
+
+
+def inclusion_id(c):
+    return f"{c['index']}-of-{c['tree_size']}"
+
+
+def consistency_id(c):
+    return f"{c['first']}-to-{c['second']}"
 INCLUSION = json.loads((TESTDATA / "inclusion_mutations.json").read_text())["cases"]
 CONSISTENCY = json.loads((TESTDATA / "consistency_mutations.json").read_text())["cases"]
 
@@ -27,13 +35,13 @@ def _b(hexes):
 
 # --- RFC 6962 vectors ----------------------------------------------------------
 
-@pytest.mark.parametrize("case", VECTORS["inclusion"], ids=lambda c: f"{c['index']}-of-{c['tree_size']}")
+@pytest.mark.parametrize("case", VECTORS["inclusion"], ids=inclusion_id)
 def test_rfc6962_inclusion_vector_verifies(case):
     i, n = case["index"], case["tree_size"]
     ledger.verify_inclusion(CT_LEAF_HASHES[i], i, n, _b(case["proof"]), CT_ROOTS[n])
 
 
-@pytest.mark.parametrize("case", VECTORS["inclusion"], ids=lambda c: f"{c['index']}-of-{c['tree_size']}")
+@pytest.mark.parametrize("case", VECTORS["inclusion"], ids=inclusion_id)
 def test_rfc6962_inclusion_vector_rejects_other_leaves(case):
     i, n = case["index"], case["tree_size"]
     for other in range(len(CT_LEAF_HASHES)):
@@ -42,13 +50,13 @@ def test_rfc6962_inclusion_vector_rejects_other_leaves(case):
                 ledger.verify_inclusion(CT_LEAF_HASHES[other], i, n, _b(case["proof"]), CT_ROOTS[n])
 
 
-@pytest.mark.parametrize("case", VECTORS["consistency"], ids=lambda c: f"{c['first']}-to-{c['second']}")
+@pytest.mark.parametrize("case", VECTORS["consistency"], ids=consistency_id)
 def test_rfc6962_consistency_vector_verifies(case):
     m, n = case["first"], case["second"]
     ledger.verify_consistency(m, n, _b(case["proof"]), CT_ROOTS[m], CT_ROOTS[n])
 
 
-@pytest.mark.parametrize("case", VECTORS["consistency"], ids=lambda c: f"{c['first']}-to-{c['second']}")
+@pytest.mark.parametrize("case", VECTORS["consistency"], ids=consistency_id)
 def test_rfc6962_consistency_vector_rejects_other_roots(case):
     m, n = case["first"], case["second"]
     for other in CT_ROOTS:
@@ -99,7 +107,8 @@ def test_consistency_mutation_vector(case):
 
 
 def test_generator_reproduces_the_committed_files():
-    spec = importlib.util.spec_from_file_location("gen_proof_vectors", TESTDATA / "gen_proof_vectors.py")
+    path = TESTDATA / "gen_proof_vectors.py"
+    spec = importlib.util.spec_from_file_location("gen_proof_vectors", path)
     gen = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gen)
     for name, text in gen.render().items():

@@ -12,7 +12,7 @@ import pytest
 
 import ledger
 from ledger import prove
-from rfc9162_reference import EMPTY_ROOT, synthetic_tree
+from tests.ledger.rfc9162_reference import EMPTY_ROOT, synthetic_tree
 
 MAX = 64
 TREE = synthetic_tree(MAX)
@@ -20,6 +20,14 @@ TREE = synthetic_tree(MAX)
 VECTORS = json.loads((Path(__file__).parent / "testdata" / "rfc6962_vectors.json").read_text())
 CT_LEAVES = [bytes.fromhex(x) for x in VECTORS["leaves"]]
 CT_ROOTS = {int(n): bytes.fromhex(h) for n, h in VECTORS["roots"].items()}
+
+
+def inclusion_id(c):
+    return f"{c['index']}-of-{c['tree_size']}"
+
+
+def consistency_id(c):
+    return f"{c['first']}-to-{c['second']}"
 
 
 def _hex(hashes):
@@ -100,7 +108,7 @@ def test_inclusion_proof_is_a_list_of_32_byte_bytes(store):
     assert all(type(h) is bytes and len(h) == 32 for h in proof)
 
 
-@pytest.mark.parametrize("case", VECTORS["inclusion"], ids=lambda c: f"{c['index']}-of-{c['tree_size']}")
+@pytest.mark.parametrize("case", VECTORS["inclusion"], ids=inclusion_id)
 def test_inclusion_proof_matches_rfc6962_vectors(ct_store, case):
     proof = prove.inclusion_proof(ct_store, case["index"], case["tree_size"])
     assert _hex(proof) == case["proof"]
@@ -122,7 +130,7 @@ def test_trivial_consistency_proofs_are_empty(store):
     assert prove.consistency_proof(store, 17, 17) == []
 
 
-@pytest.mark.parametrize("case", VECTORS["consistency"], ids=lambda c: f"{c['first']}-to-{c['second']}")
+@pytest.mark.parametrize("case", VECTORS["consistency"], ids=consistency_id)
 def test_consistency_proof_matches_rfc6962_vectors(ct_store, case):
     proof = prove.consistency_proof(ct_store, case["first"], case["second"])
     assert _hex(proof) == case["proof"]
@@ -145,12 +153,12 @@ def test_tree_size_error_is_a_ledger_error_and_a_value_error():
         pytest.param(lambda s: prove.inclusion_proof(s, 9, 5), id="inclusion-index-gt-size"),
         pytest.param(lambda s: prove.inclusion_proof(s, -1, 5), id="inclusion-negative-index"),
         pytest.param(lambda s: prove.inclusion_proof(s, 0, -1), id="inclusion-negative-size"),
-        pytest.param(lambda s: prove.inclusion_proof(s, 0, MAX + 1), id="inclusion-size-beyond-store"),
+        pytest.param(lambda s: prove.inclusion_proof(s, 0, MAX + 1), id="inclusion-beyond-store"),
         pytest.param(lambda s: prove.consistency_proof(s, 6, 5), id="consistency-first-gt-second"),
         pytest.param(lambda s: prove.consistency_proof(s, -1, 5), id="consistency-negative-first"),
         pytest.param(lambda s: prove.consistency_proof(s, 0, -1), id="consistency-negative-second"),
-        pytest.param(lambda s: prove.consistency_proof(s, 3, MAX + 1), id="consistency-second-beyond-store"),
-        pytest.param(lambda s: prove.consistency_proof(s, MAX + 1, MAX + 1), id="consistency-both-beyond-store"),
+        pytest.param(lambda s: prove.consistency_proof(s, 3, MAX + 1), id="second-beyond-store"),
+        pytest.param(lambda s: prove.consistency_proof(s, MAX + 1, MAX + 1), id="both-beyond"),
     ],
 )
 def test_builders_reject_out_of_range_sizes(store, call):

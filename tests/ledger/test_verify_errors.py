@@ -13,7 +13,7 @@ import itertools
 import pytest
 
 import ledger
-from rfc9162_reference import (
+from tests.ledger.rfc9162_reference import (
     EMPTY_ROOT,
     ref_leaf_hash,
     ref_verify_consistency,
@@ -72,8 +72,8 @@ def assert_consistency_as_reference(*args):
 
 
 def test_error_hierarchy():
-    for cls in (ledger.InclusionProofError, ledger.ConsistencyProofError, ledger.CheckpointFormatError,
-                ledger.SignatureError, ledger.NoteFormatError):
+    for cls in (ledger.InclusionProofError, ledger.ConsistencyProofError,
+                ledger.CheckpointFormatError, ledger.SignatureError, ledger.NoteFormatError):
         assert issubclass(cls, ledger.VerificationError), cls
     assert issubclass(ledger.VerificationError, ledger.LedgerError)
     assert not issubclass(ledger.InclusionProofError, ledger.ConsistencyProofError)
@@ -225,7 +225,9 @@ def test_consistency_with_other_sizes_follows_the_reference():
     rejected = total = 0
     for m, n in CONSISTENCY_PAIRS:
         _, _, proof, r1, r2 = con_args(m, n)
-        for m2, n2 in [(m - 1, n), (m + 1, n), (m ^ 2, n), (m, n - 1), (m, n + 1), (m, n * 2), (m, n // 2)]:
+        others = [(m - 1, n), (m + 1, n), (m ^ 2, n),
+                  (m, n - 1), (m, n + 1), (m, n * 2), (m, n // 2)]
+        for m2, n2 in others:
             assert_consistency_as_reference(m2, n2, proof, r1, r2)
             total += 1
             rejected += not ref_verify_consistency(m2, n2, proof, r1, r2)
@@ -291,7 +293,7 @@ def _replace(args, pos, value):
         pytest.param(4, GOOD_INC[4] + b"\x00", id="root-33-bytes"),
         pytest.param(4, None, id="root-none"),
         pytest.param(3, [GOOD_INC[3][0][:31]] + GOOD_INC[3][1:], id="proof-element-31-bytes"),
-        pytest.param(3, GOOD_INC[3][:-1] + [GOOD_INC[3][-1] + b"\x00"], id="proof-element-33-bytes"),
+        pytest.param(3, GOOD_INC[3][:-1] + [GOOD_INC[3][-1] + b"\x00"], id="proof-elem-33-bytes"),
         pytest.param(3, [GOOD_INC[3][0].hex()] + GOOD_INC[3][1:], id="proof-element-str"),
         pytest.param(3, [None] + GOOD_INC[3][1:], id="proof-element-none"),
         pytest.param(3, [b"\x00" * 32] * 70, id="proof-far-too-long"),
@@ -333,7 +335,7 @@ def test_single_leaf_tree():
         pytest.param(4, None, id="second-root-none"),
         pytest.param(3, GOOD_CON[3].hex(), id="first-root-hex-str"),
         pytest.param(2, [GOOD_CON[2][0][:31]] + GOOD_CON[2][1:], id="proof-element-31-bytes"),
-        pytest.param(2, GOOD_CON[2][:-1] + [GOOD_CON[2][-1] + b"\x00"], id="proof-element-33-bytes"),
+        pytest.param(2, GOOD_CON[2][:-1] + [GOOD_CON[2][-1] + b"\x00"], id="proof-elem-33-bytes"),
         pytest.param(2, [None] + GOOD_CON[2][1:], id="proof-element-none"),
         pytest.param(2, [b"\x00" * 32] * 70, id="proof-far-too-long"),
         pytest.param(2, None, id="proof-none"),
@@ -353,7 +355,7 @@ def test_trivial_consistency_rejects_wrong_length_roots(m, n):
 
 
 def test_every_pair_of_small_sizes_with_any_small_proof_follows_the_reference():
-    """Feed the verifier proofs built for other (first, second) pairs: all must match the reference."""
+    """Proofs built for other (first, second) pairs: every verdict must match the reference."""
     sizes = range(0, 12)
     for (m, n), (m2, n2) in itertools.product(
         [(m, n) for n in sizes for m in range(n + 1)], [(1, 3), (2, 5), (3, 7), (4, 6), (6, 11)]

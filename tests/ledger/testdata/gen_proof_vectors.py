@@ -20,9 +20,9 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parents[2]))  # the repository root
 
-from rfc9162_reference import (  # noqa: E402
+from tests.ledger.rfc9162_reference import (  # noqa: E402
     EMPTY_ROOT,
     ref_leaf_hash,
     ref_verify_consistency,
@@ -75,7 +75,8 @@ def inclusion_mutations(index, size, proof, root, leaf):
         yield "short-proof[0]", leaf, index, size, [proof[0][:31]] + proof[1:], root
     for i, p in enumerate(proof):
         yield f"duplicated-proof[{i}]", leaf, index, size, proof[:i + 1] + proof[i:], root
-        yield f"modified-proof[{i}]-bit-@3", leaf, index, size, proof[:i] + [flip(p, 3)] + proof[i + 1:], root
+        modified = proof[:i] + [flip(p, 3)] + proof[i + 1:]
+        yield f"modified-proof[{i}]-bit-@3", leaf, index, size, modified, root
 
 
 def consistency_mutations(first, second, proof, root1, root2):
@@ -108,7 +109,8 @@ def consistency_mutations(first, second, proof, root1, root2):
         yield "short-proof[0]", first, second, [proof[0][:31]] + proof[1:], root1, root2
     for i, p in enumerate(proof):
         yield f"duplicated-proof[{i}]", first, second, proof[:i + 1] + proof[i:], root1, root2
-        yield f"modified-proof[{i}]-bit-@4", first, second, proof[:i] + [flip(p, 4)] + proof[i + 1:], root1, root2
+        modified = proof[:i] + [flip(p, 4)] + proof[i + 1:]
+        yield f"modified-proof[{i}]-bit-@4", first, second, modified, root1, root2
 
 
 def hexes(hashes):

@@ -1,0 +1,85 @@
+"""The SQL-backed log on SQLite and PostgreSQL: appends, proofs, corruption."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import update
+
+import ledger
+from app.db import Database
+from ledger import prove
+from ledger.sqlstore import SqlLog, tree
+
+
+@pytest.fixture
+def db(database_url):
+    database = Database(database_url)
+    yield database
+    database.dispose()
+
+
+def _append(db: Database, datas: list[bytes]):
+    with db.write() as session:
+        return SqlLog(session.connection()).append(datas)
+
+
+def test_batches_build_the_same_tree_as_memory(db):
+    memory = ledger.MemoryHashStore()
+    datas = [f"entry {i}".encode() for i in range(300)]
+    for start, stop in [(0, 1), (1, 2), (2, 7), (7, 64), (64, 65), (65, 300)]:
+        result = _append(db, datas[start:stop])
+        memory.append([ledger.leaf_hash(d) for d in datas[start:stop]])
+        assert (result.first_index, result.tree_size) == (start, stop)
+        assert result.root_hash == prove.tree_root(memory, stop)
+    with db.read() as session:
+        log = SqlLog(session.connection())
+        assert log.size == 300
+        for size in (1, 2, 3, 63, 64, 65, 127, 128, 129, 300):
+            root = prove.tree_root(log, size)
+            assert root == prove.tree_root(memory, size)
+            for index in (0, size // 2, size - 1):
+                proof = prove.inclusion_proof(log, index, size)
+                assert proof == prove.inclusion_proof(memory, index, size)
+                ledger.verify_inclusion(ledger.leaf_hash(datas[index]), index, size, proof, root)
+            for first in (0, 1, size // 3, size - 1, size):
+                proof = prove.consistency_proof(log, first, size)
+                ledger.verify_consistency(first, size, proof, prove.tree_root(log, first), root,)
+
+
+def test_append_rolls_back_with_the_callers_transaction(db):
+    _append(db, [b"kept"])
+    with pytest.raises(RuntimeError):
+        with db.write() as session:
+            SqlLog(session.connection()).append([b"lost 1", b"lost 2"])
+            raise RuntimeError("the business write failed")
+    with db.read() as session:
+        log = SqlLog(session.connection())
+        assert log.size == 1
+        assert log.read_entries(0, 10) == [(0, b"kept")]
+    assert _append(db, [b"next"]).first_index == 1
+
+
+def test_empty_append_is_refused(db):
+    with pytest.raises(ValueError):
+        _append(db, [])
+
+
+def test_proof_beyond_the_log_is_a_tree_size_error(db):
+    _append(db, [b"a", b"b"])
+    with db.read() as session:
+        log = SqlLog(session.connection())
+        with pytest.raises(ledger.TreeSizeError):
+            prove.inclusion_proof(log, 0, 3)
+        with pytest.raises(ledger.TreeSizeError):
+            prove.consistency_proof(log, 1, 3)
+
+
+def test_corrupted_stored_hash_is_a_typed_error_naming_the_leaf(db):
+    _append(db, [bytes([i]) for i in range(8)])
+    with db.write() as session:
+        session.execute(update(tree).where(tree.c.leaf_index == 5).values(hashes=b"short"))
+    with db.read() as session:
+        log = SqlLog(session.connection())
+        with pytest.raises(ledger.IntegrityError) as caught:
+            prove.inclusion_proof(log, 4, 8)
+        assert caught.value.index == 5
