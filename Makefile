@@ -19,7 +19,7 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 system-packages:
-	bash deploy/ensure-packages.sh postgresql mosquitto
+	bash deploy/ensure-packages.sh postgresql mosquitto golang-go golang-golang-x-mod-dev
 
 run: install
 	$(BIN)/tradezone db upgrade

@@ -9,10 +9,13 @@ from .config import Config
 from .docs import ASSETS_URL, blp as docs_blp
 from .errors import register_error_handlers
 from .identity.auth import BEARER_AUTH
+from .consent.views import blp as consents_blp
+from .documents.views import blp as documents_blp
 from .notary.views import blp as ledger_blp
+from .signing.views import blp as keys_blp
 from .platform import Platform, build_platform
 
-API_BLUEPRINTS = (ledger_blp,)
+API_BLUEPRINTS = (ledger_blp, documents_blp, consents_blp, keys_blp)
 
 
 def create_app(config: Config | None = None, platform: Platform | None = None) -> Flask:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -122,6 +123,29 @@ def token_revoke(ctx: click.Context, token_id: str) -> None:
     with platform.db.write() as session:
         identity.revoke_token(session, platform.notary, token_id, platform.now())
     click.echo(f"token {token_id} revoked")
+
+
+@main.group()
+def demo() -> None:
+    """The sample trade for newcomers."""
+
+
+@demo.command("load")
+@click.option("--tokens-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where the sample organisations' tokens go (default: var/demo-tokens.json).")
+@click.pass_context
+def demo_load(ctx: click.Context, tokens_file: Path | None) -> None:
+    """Load the sample organisations, documents and consent (once)."""
+    from .demo import load_demo
+
+    platform = _platform(ctx)
+    tokens_file = tokens_file or platform.config.ledger_key_file.parent / "demo-tokens.json"
+    already = tokens_file.exists()
+    sample = load_demo(platform, tokens_file)
+    state = "already loaded" if already else "loaded"
+    click.echo(f"sample trade {state}; tokens in {tokens_file}", err=True)
+    for name, org in sample["organisations"].items():
+        click.echo(f"  {name:<10} {org['org_id']}  ({org['role']})", err=True)
 
 
 @main.group("ledger")

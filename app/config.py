@@ -28,6 +28,7 @@ class Config:
     mqtt_username: str | None = None
     mqtt_password: str | None = None
     max_request_bytes: int = 1024 * 1024
+    export_policy_file: Path | None = None  # None: the policy shipped in app/consent/policy
     testing: bool = False
     clock: Callable[[], datetime] = field(default=utc_now, compare=False)
 
@@ -46,6 +47,8 @@ class Config:
             mqtt_username=env.get("TZ_MQTT_USERNAME") or None,
             mqtt_password=env.get("TZ_MQTT_PASSWORD") or None,
             max_request_bytes=int(env.get("TZ_MAX_REQUEST_BYTES", str(1024 * 1024))),
+            export_policy_file=Path(env["TZ_EXPORT_POLICY_FILE"])
+            if env.get("TZ_EXPORT_POLICY_FILE") else None,
         )
 
     @classmethod

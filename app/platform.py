@@ -14,6 +14,7 @@ import ledger
 from ledger.keys import load_or_create_signing_key
 
 from .config import Config
+from .consent.policy import ExportPolicy
 from .db import Database
 from .notary.service import Notary
 
@@ -23,6 +24,7 @@ class Platform:
     config: Config
     db: Database
     notary: Notary
+    export_policy: ExportPolicy
 
     def now(self):
         return self.config.clock()
@@ -31,7 +33,8 @@ class Platform:
 def build_platform(config: Config) -> Platform:
     key = load_or_create_signing_key(config.ledger_key_file)
     signer = ledger.NoteSigner(config.ledger_origin, key)
-    return Platform(config, Database(config.database_url), Notary(signer, config.clock))
+    return Platform(config, Database(config.database_url), Notary(signer, config.clock),
+                    ExportPolicy.load(config.export_policy_file))
 
 
 def current_platform() -> Platform:

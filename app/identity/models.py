@@ -3,10 +3,10 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import DateTime, Enum, ForeignKey, LargeBinary, String
+from sqlalchemy import Enum, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import Base
+from app.db import Base, UtcDateTime
 
 
 class Role(str, enum.Enum):
@@ -26,7 +26,7 @@ class Organization(Base):
     role: Mapped[Role] = mapped_column(
         Enum(Role, name="org_role", native_enum=False, create_constraint=True,
              values_callable=lambda roles: [role.value for role in roles], length=16))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     tokens: Mapped[list["ApiToken"]] = relationship(back_populates="org")
 
@@ -40,7 +40,7 @@ class ApiToken(Base):
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
     secret_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     label: Mapped[str | None] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     org: Mapped[Organization] = relationship(back_populates="tokens")

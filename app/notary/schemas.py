@@ -20,7 +20,7 @@ class CheckpointSchema(Schema):
         "description": "C2SP signed note carrying a tlog-checkpoint (contract section 4)"})
 
 
-class KeySchema(Schema):
+class LogKeySchema(Schema):
     origin = fields.String(required=True)
     public_key = Base64Hash(required=True, metadata={"description": "32-byte Ed25519 key"})
     verifier_key = fields.String(required=True, metadata={

@@ -29,6 +29,7 @@ class Notarized:
     """Where one entry landed, and the first tree size that includes it."""
 
     index: int
+    leaf_data: bytes
     leaf_hash: bytes
     tree_size: int
 
@@ -52,14 +53,15 @@ class Notary:
     def record(self, session: Session, entries: Sequence[PendingEntry]) -> list[Notarized]:
         """Log ``entries`` in ``session``'s transaction; they commit with it."""
         log = SqlLog(session.connection())
-        result = log.append([ledger.encode_entry(entry.body) for entry in entries])
+        leaf_data = [ledger.encode_entry(entry.body) for entry in entries]
+        result = log.append(leaf_data)
         refs = [{"kind": kind, "ref": ref, "entry_idx": result.first_index + offset}
                 for offset, entry in enumerate(entries) for kind, ref in set(entry.refs)]
         if refs:
             session.execute(insert(EntryRef), refs)
         self._sign(log, result.tree_size, result.root_hash)
-        return [Notarized(result.first_index + offset, leaf, result.tree_size)
-                for offset, leaf in enumerate(result.leaf_hashes)]
+        return [Notarized(result.first_index + offset, data, leaf, result.tree_size)
+                for offset, (data, leaf) in enumerate(zip(leaf_data, result.leaf_hashes))]
 
     def ensure_checkpoint(self, session: Session) -> StoredCheckpoint:
         """Sign the current tree unless its size already has a checkpoint."""

@@ -17,7 +17,7 @@ from ledger.sqlstore import SqlLog
 from .models import EntryRef
 from .schemas import (
     CheckpointSchema, ConsistencyProofSchema, ConsistencyQuerySchema, EntriesQuerySchema,
-    EntryPageSchema, EntrySchema, InclusionProofSchema, InclusionQuerySchema, KeySchema,
+    EntryPageSchema, EntrySchema, InclusionProofSchema, InclusionQuerySchema, LogKeySchema,
 )
 
 blp = Blueprint("ledger", __name__, url_prefix="/api/v1/ledger",
@@ -45,7 +45,7 @@ class LatestCheckpoint(MethodView):
 
 @blp.route("/key")
 class LogKey(MethodView):
-    @blp.response(200, KeySchema)
+    @blp.response(200, LogKeySchema)
     def get(self):
         """The log's origin, Ed25519 public key and C2SP verifier key (public)."""
         signer = current_platform().notary.signer

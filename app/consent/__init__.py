@@ -1,0 +1,1 @@
+"""Data-sharing consent: grant, limit, revoke; the zone's export rules."""

@@ -1,0 +1,205 @@
+"""Granting and revoking consent, and finding the consent a read relies on.
+
+A consent is checked against the zone's export policy when granted (422
+naming the rule), takes effect from ``valid_from``, and stops at once when
+revoked or at ``expires_at`` (checked at read time with the injected clock).
+The ledger records the terms that matter to an auditor; the free-text
+purpose stays off the ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from app.documents.models import Document
+from app.documents.types import DOCUMENT_TYPES
+from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from app.identity.auth import Principal
+from app.identity.models import Organization, Role
+from app.identity.tokens import new_identifier
+from app.notary.service import Notarized, Notary, PendingEntry, make_entry
+from ledger import utc_timestamp
+
+from .models import Consent, ConsentStatus
+from .policy import ExportPolicy, ExportRefused, PolicyError
+
+ACTIONS = ("read",)
+
+
+@dataclass(frozen=True)
+class ConsentTerms:
+    recipient_org_id: str
+    purpose: str
+    data_categories: Sequence[str]
+    destination: str
+    expires_at: datetime
+    valid_from: datetime | None = None
+    document_ids: Sequence[str] = ()
+    document_types: Sequence[str] = ()
+    allowed_actions: Sequence[str] = ACTIONS
+    subject_consent_ref: str | None = None
+    export_assessment_ref: str | None = None
+
+
+def grant(session: Session, notary: Notary, policy: ExportPolicy, principal: Principal,
+          terms: ConsentTerms, now: datetime) -> tuple[Consent, list[Notarized]]:
+    """Record a consent from the principal's organisation to a recipient."""
+    valid_from = terms.valid_from or now
+    _check_terms(session, principal, terms, valid_from, now)
+    _check_export_policy(session, policy, terms)
+    consent = Consent(
+        id=new_identifier("cns_"), owner_org_id=principal.org_id,
+        recipient_org_id=terms.recipient_org_id, purpose=terms.purpose,
+        document_ids=sorted(set(terms.document_ids)),
+        document_types=sorted(set(terms.document_types)),
+        data_categories=sorted(set(terms.data_categories)),
+        allowed_actions=sorted(set(terms.allowed_actions)), destination=terms.destination,
+        valid_from=valid_from, expires_at=terms.expires_at,
+        subject_consent_ref=terms.subject_consent_ref,
+        export_assessment_ref=terms.export_assessment_ref,
+        status=ConsentStatus.ACTIVE, entry_idx=-1, created_at=now)
+    session.add(consent)
+    session.flush()
+    notarized = notary.record(session, [PendingEntry(make_entry(
+        "consent.granted", principal.org_id, now, consent=consent.id,
+        owner=consent.owner_org_id, recipient=consent.recipient_org_id,
+        documents=consent.document_ids, document_types=consent.document_types,
+        data_categories=consent.data_categories, actions=consent.allowed_actions,
+        destination=consent.destination, valid_from=utc_timestamp(valid_from),
+        expires_at=utc_timestamp(consent.expires_at),
+        subject_consent=consent.subject_consent_ref is not None,
+        export_assessment=consent.export_assessment_ref is not None), _refs(consent))])
+    consent.entry_idx = notarized[0].index
+    return consent, notarized
+
+
+def revoke(session: Session, notary: Notary, principal: Principal, consent_id: str,
+           now: datetime) -> tuple[Consent, list[Notarized]]:
+    """Revoke at once: the next read under this consent is refused."""
+    consent = visible_consent(session, principal, consent_id, for_update=True)
+    if consent.owner_org_id != principal.org_id:
+        raise PermissionDenied("only the organisation that granted a consent can revoke it")
+    if consent.status == ConsentStatus.REVOKED:
+        raise Conflict(f"consent {consent_id} is already revoked")
+    consent.status = ConsentStatus.REVOKED
+    consent.revoked_at = now
+    notarized = notary.record(session, [PendingEntry(make_entry(
+        "consent.revoked", principal.org_id, now, consent=consent.id,
+        recipient=consent.recipient_org_id), _refs(consent))])
+    return consent, notarized
+
+
+def visible_consent(session: Session, principal: Principal, consent_id: str,
+                    for_update: bool = False) -> Consent:
+    """A consent its owner, its recipient or a regulator may see; 404 for others."""
+    query = select(Consent).where(Consent.id == consent_id)
+    consent = session.scalar(query.with_for_update() if for_update else query)
+    if consent is None or not (principal.role == Role.REGULATOR or principal.org_id in (
+            consent.owner_org_id, consent.recipient_org_id)):
+        raise NotFound(f"consent {consent_id} not found")
+    return consent
+
+
+def covers(consent: Consent, document: Document) -> bool:
+    return consent.owner_org_id == document.owner_org_id and (
+        document.id in consent.document_ids or document.doc_type in consent.document_types)
+
+
+def consent_for_read(session: Session, principal: Principal, document: Document,
+                     consent_id: str | None, now: datetime) -> Consent:
+    """The live consent that lets the principal read ``document``.
+
+    A named consent that does not cover the document is a 404 (nothing
+    leaks); one that covers it but is revoked, expired or not yet valid is a
+    403 saying which. Unnamed: the newest live covering consent, else a 403
+    naming why the newest covering one fails, else a 404.
+    """
+    if consent_id is not None:
+        consent = session.get(Consent, consent_id)
+        if consent is None or consent.recipient_org_id != principal.org_id \
+                or not covers(consent, document):
+            raise NotFound(f"document {document.id} not found")
+        candidates = [consent]
+    else:
+        candidates = list(session.scalars(select(Consent).where(
+            Consent.owner_org_id == document.owner_org_id,
+            Consent.recipient_org_id == principal.org_id,
+        ).order_by(Consent.created_at.desc(), Consent.id.desc())))
+        candidates = [c for c in candidates if covers(c, document)]
+        if not candidates:
+            raise NotFound(f"document {document.id} not found")
+    for consent in candidates:
+        if consent.refusal(now) is None and "read" in consent.allowed_actions:
+            return consent
+    raise PermissionDenied(candidates[0].refusal(now) or "consent does not allow reading")
+
+
+def list_consents(session: Session, principal: Principal, direction: str | None,
+                  status: str | None, limit: int, after: str | None) -> list[Consent]:
+    query = select(Consent).order_by(Consent.id).limit(limit)
+    if principal.role != Role.REGULATOR:
+        mine = [Consent.owner_org_id == principal.org_id,
+                Consent.recipient_org_id == principal.org_id]
+        query = query.where(or_(*mine))
+    if direction == "granted":
+        query = query.where(Consent.owner_org_id == principal.org_id)
+    elif direction == "received":
+        query = query.where(Consent.recipient_org_id == principal.org_id)
+    if status:
+        query = query.where(Consent.status == ConsentStatus(status))
+    if after:
+        query = query.where(Consent.id > after)
+    return list(session.scalars(query))
+
+
+def _check_terms(session: Session, principal: Principal, terms: ConsentTerms,
+                 valid_from: datetime, now: datetime) -> None:
+    errors: dict[str, list[str]] = {}
+    recipient = session.get(Organization, terms.recipient_org_id)
+    if recipient is None or recipient.id == principal.org_id:
+        errors["recipient_org_id"] = ["must be another existing organisation"]
+    if not terms.document_ids and not terms.document_types:
+        errors["document_ids"] = ["name documents or document types (or both)"]
+    unknown_types = sorted(set(terms.document_types) - set(DOCUMENT_TYPES))
+    if unknown_types:
+        errors["document_types"] = [f"unknown document types: {', '.join(unknown_types)}"]
+    if terms.document_ids:
+        owned = set(session.scalars(select(Document.id).where(
+            Document.id.in_(terms.document_ids), Document.owner_org_id == principal.org_id)))
+        missing = sorted(set(terms.document_ids) - owned)
+        if missing:
+            errors["document_ids"] = [f"not documents of yours: {', '.join(missing)}"]
+    if terms.expires_at <= valid_from or terms.expires_at <= now:
+        errors["expires_at"] = ["must be in the future and after valid_from"]
+    if errors:
+        raise ValidationFailed("consent terms are invalid", errors={"json": errors})
+
+
+def _check_export_policy(session: Session, policy: ExportPolicy, terms: ConsentTerms) -> None:
+    """422 naming the rule when the zone's export policy refuses these terms."""
+    covered_types = set(terms.document_types) | set(session.scalars(
+        select(Document.doc_type).where(Document.id.in_(terms.document_ids))))
+    try:
+        policy.check(terms.data_categories, terms.destination,
+                     export_assessment_ref=terms.export_assessment_ref,
+                     subject_consent_ref=terms.subject_consent_ref,
+                     document_types=sorted(covered_types))
+    except ExportRefused as refusal:
+        raise ValidationFailed(f"export policy rule {refusal.rule_id}: {refusal.message}",
+                               errors={"json": {"data_categories": [
+                                   f"rule {refusal.rule_id}: {refusal.message}"]}}) from refusal
+    except PolicyError as error:
+        raise ValidationFailed(f"export policy: {error}", errors={"json": {
+            "destination": [str(error)]}}) from error
+
+
+def _refs(consent: Consent) -> tuple[tuple[str, str], ...]:
+    return (("consent", consent.id), ("org", consent.owner_org_id),
+            ("org", consent.recipient_org_id)) + tuple(
+        ("document", document_id) for document_id in consent.document_ids)
+

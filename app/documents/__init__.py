@@ -1,0 +1,1 @@
+"""Trade documents: typed content, immutable versions, salted digests, eBL control."""

@@ -1,0 +1,75 @@
+"""Listing documents an organisation may see, filtered, newest first, by cursor."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from app.errors import ValidationFailed
+from app.identity.auth import Principal
+from app.identity.models import Role
+
+from .models import Document, DocumentParty, DocumentStatus
+
+
+@dataclass(frozen=True)
+class DocumentFilter:
+    doc_type: str | None = None
+    status: str | None = None
+    counterparty: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+
+def list_documents(session: Session, principal: Principal, wanted: DocumentFilter, limit: int,
+                   cursor: str | None) -> tuple[list[Document], str | None]:
+    """One page of documents and the cursor of the next page (None at the end)."""
+    query = select(Document).where(_visible_to(principal))
+    if wanted.doc_type:
+        query = query.where(Document.doc_type == wanted.doc_type)
+    if wanted.status:
+        query = query.where(Document.status == DocumentStatus(wanted.status))
+    if wanted.counterparty:
+        query = query.where(Document.id.in_(select(DocumentParty.document_id).where(
+            DocumentParty.org_id == wanted.counterparty)))
+    if wanted.created_from:
+        query = query.where(Document.created_at >= wanted.created_from)
+    if wanted.created_to:
+        query = query.where(Document.created_at < wanted.created_to)
+    if cursor:
+        created, last_id = _decode_cursor(cursor)
+        query = query.where(or_(Document.created_at < created,
+                                and_(Document.created_at == created, Document.id < last_id)))
+    rows = list(session.scalars(
+        query.order_by(Document.created_at.desc(), Document.id.desc()).limit(limit + 1)))
+    page = rows[:limit]
+    return page, _encode_cursor(page[-1]) if len(rows) > limit else None
+
+
+def _visible_to(principal: Principal):
+    if principal.role == Role.REGULATOR:
+        return Document.id.is_not(None)
+    if principal.role == Role.CUSTOMS:
+        return Document.addressed_to_org_id == principal.org_id
+    return or_(Document.owner_org_id == principal.org_id,
+               Document.holder_org_id == principal.org_id)
+
+
+def _encode_cursor(document: Document) -> str:
+    raw = json.dumps([document.created_at.isoformat(), document.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created, last_id = json.loads(base64.urlsafe_b64decode(padded))
+        return datetime.fromisoformat(created), str(last_id)
+    except (ValueError, TypeError) as error:
+        raise ValidationFailed("malformed cursor",
+                               errors={"query": {"cursor": ["malformed"]}}) from error

@@ -1,0 +1,158 @@
+"""Request and response schemas of the documents API."""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+from app.notary.schemas_receipt import ReceiptSchema
+
+from .models import DocumentStatus
+from .types import DOCUMENT_TYPES
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class SubmitSchema(StrictSchema):
+    type = fields.String(required=True, metadata={
+        "description": "one of: " + ", ".join(sorted(DOCUMENT_TYPES)),
+        "example": "commercial_invoice"})
+    content = fields.Dict(required=True, metadata={
+        "description": "the document's fields, validated strictly against the type's schema"})
+
+
+class AmendSchema(StrictSchema):
+    content = fields.Dict(required=True)
+
+
+class TransferOfferSchema(StrictSchema):
+    to_org_id = fields.String(required=True, validate=validate.Length(max=32))
+
+
+class SignatureSubmitSchema(StrictSchema):
+    jws = fields.String(required=True, validate=validate.Length(max=16384), metadata={
+        "description": 'compact JWS (EdDSA or ES256), kid = your registered key id, payload '
+                       '{"document": id, "version": n, "digest": "sha256:..."}'})
+
+
+class DocumentQuerySchema(StrictSchema):
+    type = fields.String(validate=validate.OneOf(sorted(DOCUMENT_TYPES)))
+    status = fields.String(validate=validate.OneOf([s.value for s in DocumentStatus]))
+    counterparty = fields.String(validate=validate.Length(max=32))
+    created_from = fields.AwareDateTime(format="iso")
+    created_to = fields.AwareDateTime(format="iso")
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String(validate=validate.Length(max=200))
+
+
+class ReadQuerySchema(StrictSchema):
+    consent = fields.String(validate=validate.Length(max=32), metadata={
+        "description": "read under this consent (otherwise the newest live one that covers it)"})
+
+
+class PageQuerySchema(StrictSchema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    after = fields.Integer(validate=validate.Range(min=-1))
+
+
+class DocumentSummarySchema(Schema):
+    id = fields.String(required=True)
+    type = fields.String(required=True)
+    owner_org_id = fields.String(required=True)
+    status = fields.String(required=True)
+    version = fields.Integer(required=True)
+    digest = fields.String(required=True)
+    holder_org_id = fields.String(allow_none=True)
+    addressed_to_org_id = fields.String(allow_none=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class DocumentViewSchema(DocumentSummarySchema):
+    access = fields.String(required=True, metadata={"description": "full or consent"})
+    content = fields.Dict(metadata={"description": "all fields (full access)"})
+    salts = fields.Dict(metadata={"description": "per-field salts (full access)"})
+    consent_id = fields.String()
+    disclosure = fields.Dict(metadata={
+        "description": "consent access: disclosed fields with salts, hashes of the others"})
+    evidence = fields.Nested(ReceiptSchema, metadata={
+        "description": "consent access: proofs of the version's entry and this access's entry"})
+
+
+class DocumentWriteSchema(DocumentSummarySchema):
+    receipt = fields.Nested(ReceiptSchema, required=True)
+
+
+class DocumentPageSchema(Schema):
+    items = fields.List(fields.Nested(DocumentSummarySchema), required=True)
+    next = fields.String(allow_none=True, required=True)
+
+
+class VersionSchema(Schema):
+    version = fields.Integer(required=True)
+    digest = fields.String(required=True)
+    previous_digest = fields.String(allow_none=True)
+    ledger_index = fields.Integer(attribute="entry_idx", required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class TransferSchema(Schema):
+    id = fields.String(required=True)
+    from_org_id = fields.String(required=True)
+    to_org_id = fields.String(required=True)
+    status = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+    decided_at = fields.DateTime(allow_none=True)
+
+
+class TransferWriteSchema(TransferSchema):
+    document = fields.Nested(DocumentSummarySchema, required=True)
+    receipt = fields.Nested(ReceiptSchema, required=True)
+
+
+class AccessSchema(Schema):
+    ledger_index = fields.Integer(attribute="entry_idx", required=True)
+    reader_org_id = fields.String(required=True)
+    consent_id = fields.String(required=True)
+    version = fields.Integer(required=True)
+    fields_disclosed = fields.List(fields.String(), attribute="fields", required=True)
+    at = fields.DateTime(required=True)
+
+
+class AccessPageSchema(Schema):
+    items = fields.List(fields.Nested(AccessSchema), required=True)
+    receipt = fields.Nested(ReceiptSchema, allow_none=True, metadata={
+        "description": "proofs of these access entries to the latest checkpoint"})
+    next = fields.Integer(allow_none=True, required=True)
+
+
+class SignatureSchema(Schema):
+    ledger_index = fields.Integer(required=True)
+    version = fields.Integer(required=True)
+    key_id = fields.String(required=True)
+    signer_org_id = fields.String(required=True)
+    alg = fields.String(required=True)
+    public_jwk = fields.Dict(required=True)
+    jws = fields.String(required=True)
+    signed_at = fields.DateTime(required=True)
+
+
+class SignatureWriteSchema(SignatureSchema):
+    receipt = fields.Nested(ReceiptSchema, required=True)
+
+
+def document_fields(document) -> dict:
+    """A document's summary fields, ready for ``DocumentSummarySchema`` and its kin."""
+    return {"id": document.id, "type": document.doc_type, "owner_org_id": document.owner_org_id,
+            "status": document.status.value, "version": document.version,
+            "digest": document.digest, "holder_org_id": document.holder_org_id,
+            "addressed_to_org_id": document.addressed_to_org_id,
+            "created_at": document.created_at, "updated_at": document.updated_at}
+
+
+def transfer_fields(transfer) -> dict:
+    return {"id": transfer.id, "from_org_id": transfer.from_org_id,
+            "to_org_id": transfer.to_org_id, "status": transfer.status.value,
+            "created_at": transfer.created_at, "decided_at": transfer.decided_at}

@@ -1,0 +1,215 @@
+"""Issuing, amending and cancelling documents; each step is a ledger entry
+committed in the same transaction as the version it describes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.errors import Conflict, PermissionDenied, ValidationFailed
+from app.identity.auth import Principal
+from app.identity.models import Organization, Role
+from app.identity.tokens import new_identifier
+from app.notary.service import Notarized, Notary, PendingEntry, make_entry
+from ledger.disclosure import document_digest, new_salts
+
+from .access import has_full_access, load_document, not_found
+from .models import (
+    Document, DocumentParty, DocumentStatus, DocumentVersion, EblTransfer, TransferStatus,
+)
+from .types import DOCUMENT_TYPES, DocumentType, UnknownDocumentType, document_type
+
+BILL_OF_LADING = "bill_of_lading"
+CUSTOMS_DECLARATION = "customs_declaration"
+FINAL_STATES = (DocumentStatus.CANCELLED, DocumentStatus.SURRENDERED)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A changed document and the ledger entries that record the change."""
+
+    document: Document
+    notarized: list[Notarized]
+
+
+def validate_content(type_name: str, raw: Any) -> tuple[DocumentType, dict[str, Any]]:
+    """The document type and its strictly validated content, or a 422 naming the fields."""
+    try:
+        dtype = document_type(type_name)
+    except UnknownDocumentType:
+        raise ValidationFailed("unknown document type", errors={"json": {"type": [
+            f"unknown document type {type_name!r}; known: {', '.join(sorted(DOCUMENT_TYPES))}"]}})
+    if not isinstance(raw, Mapping):
+        raise ValidationFailed("content must be an object",
+                               errors={"json": {"content": ["must be an object"]}})
+    try:
+        return dtype, dtype.schema().load(raw)
+    except ValidationError as error:
+        raise ValidationFailed("document content is invalid",
+                               errors={"json": {"content": error.messages}}) from error
+
+
+def submit(session: Session, notary: Notary, principal: Principal, type_name: str,
+           raw_content: Any, now: datetime) -> Outcome:
+    """Issue version 1 of a new document owned by the principal's organisation."""
+    dtype, content = validate_content(type_name, raw_content)
+    parties = _party_org_ids(session, dtype, content)
+    document = Document(id=new_identifier("doc_"), owner_org_id=principal.org_id,
+                        doc_type=dtype.name, status=DocumentStatus.ISSUED, version=0, digest="",
+                        created_at=now, updated_at=now)
+    _apply_type_rules(session, principal, document, content)
+    session.add(document)
+    session.add_all(DocumentParty(document_id=document.id, org_id=org_id) for org_id in parties)
+    notarized = _add_version(session, notary, principal, document, content, now, "document.issued")
+    return Outcome(document, notarized)
+
+
+def amend(session: Session, notary: Notary, principal: Principal, document_id: str,
+          raw_content: Any, now: datetime) -> Outcome:
+    """Issue a new version; it names the digest of the version before."""
+    document = _owned(session, principal, document_id)
+    _require_open(document)
+    dtype, content = validate_content(document.doc_type, raw_content)
+    if document.doc_type == BILL_OF_LADING and document.holder_org_id != _shipper(content):
+        raise Conflict("an eBL amendment may not change who holds it; transfer it instead")
+    parties = _party_org_ids(session, dtype, content)
+    known = set(session.scalars(select(DocumentParty.org_id)
+                                .where(DocumentParty.document_id == document.id)))
+    session.add_all(DocumentParty(document_id=document.id, org_id=org_id)
+                    for org_id in parties - known)
+    document.status = DocumentStatus.AMENDED
+    notarized = _add_version(session, notary, principal, document, content, now,
+                             "document.amended")
+    return Outcome(document, notarized)
+
+
+def cancel(session: Session, notary: Notary, principal: Principal, document_id: str,
+           now: datetime) -> Outcome:
+    """Cancel a document; nothing happens to it afterwards."""
+    document = _owned(session, principal, document_id)
+    _require_open(document)
+    if document.doc_type == BILL_OF_LADING and _has_left_first_holder(session, document):
+        raise Conflict("an eBL that has been transferred cannot be cancelled; surrender it")
+    document.status = DocumentStatus.CANCELLED
+    document.updated_at = now
+    notarized = notary.record(session, [PendingEntry(
+        make_entry("document.cancelled", principal.org_id, now, document=document.id,
+                   version=document.version, digest=document.digest),
+        refs=document_refs(session, document))])
+    return Outcome(document, notarized)
+
+
+def document_refs(session: Session, document: Document) -> tuple[tuple[str, str], ...]:
+    """The subjects an entry about ``document`` names: it and its organisations."""
+    orgs = {document.owner_org_id, document.holder_org_id, document.addressed_to_org_id}
+    orgs |= set(session.scalars(select(DocumentParty.org_id)
+                                .where(DocumentParty.document_id == document.id)))
+    return (("document", document.id),) + tuple(("org", org) for org in sorted(orgs - {None}))
+
+
+def versions(session: Session, document_id: str) -> list[DocumentVersion]:
+    return list(session.scalars(select(DocumentVersion)
+                                .where(DocumentVersion.document_id == document_id)
+                                .order_by(DocumentVersion.version)))
+
+
+def current_version(session: Session, document: Document) -> DocumentVersion:
+    return session.get(DocumentVersion, (document.id, document.version))
+
+
+def _add_version(session: Session, notary: Notary, principal: Principal, document: Document,
+                 content: dict[str, Any], now: datetime, entry_type: str) -> list[Notarized]:
+    salts = new_salts(content)
+    digest = document_digest(document.doc_type, content, salts)
+    previous = document.digest or None
+    document.version += 1
+    document.digest = digest
+    document.updated_at = now
+    fields = {"document": document.id, "doc_type": document.doc_type,
+              "version": document.version, "digest": digest}
+    if previous:
+        fields["previous_digest"] = previous
+    session.flush()
+    notarized = notary.record(session, [PendingEntry(
+        make_entry(entry_type, principal.org_id, now, **fields),
+        refs=document_refs(session, document))])
+    session.add(DocumentVersion(document_id=document.id, version=document.version,
+                                content=content, salts=salts, digest=digest,
+                                previous_digest=previous, entry_idx=notarized[0].index,
+                                created_at=now))
+    return notarized
+
+
+def _apply_type_rules(session: Session, principal: Principal, document: Document,
+                      content: dict[str, Any]) -> None:
+    if document.doc_type == BILL_OF_LADING:
+        carrier_org = content.get("carrier", {}).get("org_id")
+        if carrier_org not in (None, principal.org_id):
+            raise ValidationFailed("an eBL is issued by its carrier", errors={"json": {
+                "content": {"carrier": {"org_id": ["must be the issuing organisation"]}}}})
+        document.holder_org_id = _shipper(content)
+    if document.doc_type == CUSTOMS_DECLARATION:
+        customs = content["customs_authority_org_id"]
+        org = session.get(Organization, customs)
+        if org is None or org.role != Role.CUSTOMS:
+            raise ValidationFailed("not a customs authority", errors={"json": {"content": {
+                "customs_authority_org_id": ["must name a customs organisation"]}}})
+        document.addressed_to_org_id = customs
+
+
+def _shipper(content: Mapping[str, Any]) -> str:
+    return content["shipper"]["org_id"]
+
+
+def _party_org_ids(session: Session, dtype: DocumentType, content: Mapping[str, Any]) -> set[str]:
+    """Organisation ids the content names (any ``org_id``, at any depth); each
+    must exist (422 naming the field otherwise)."""
+    named = dict(_org_ids(content, ""))
+    if not named:
+        return set()
+    existing = set(session.scalars(select(Organization.id).where(Organization.id.in_(named))))
+    unknown = {path: ["names an unknown organisation"] for org_id, path in named.items()
+               if org_id not in existing}
+    if unknown:
+        raise ValidationFailed("unknown organisation", errors={"json": {"content": unknown}})
+    return set(named)
+
+
+def _org_ids(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else key
+            if key == "org_id" and isinstance(item, str):
+                yield item, where
+            else:
+                yield from _org_ids(item, where)
+    elif isinstance(value, list):
+        for position, item in enumerate(value):
+            yield from _org_ids(item, f"{path}[{position}]")
+
+
+def _owned(session: Session, principal: Principal, document_id: str) -> Document:
+    document = load_document(session, document_id, for_update=True)
+    if document.owner_org_id != principal.org_id:
+        if has_full_access(session, principal, document):
+            raise PermissionDenied("only the document's owner can change it")
+        raise not_found(document_id)
+    return document
+
+
+def _require_open(document: Document) -> None:
+    if document.status in FINAL_STATES:
+        raise Conflict(f"document {document.id} is {document.status.value}; it cannot change")
+
+
+def _has_left_first_holder(session: Session, document: Document) -> bool:
+    """True once any transfer was offered (pending or accepted)."""
+    return session.scalar(select(EblTransfer.id).where(
+        EblTransfer.document_id == document.id,
+        EblTransfer.status != TransferStatus.REJECTED).limit(1)) is not None

@@ -1,0 +1,50 @@
+"""Notarization receipts: proof that entries are in the log, checkable offline.
+
+A receipt is an audit bundle (``docs/`` describes the format) with the
+entries of one action: each entry's exact bytes and inclusion proof to a
+signed checkpoint, and that checkpoint. With the log's verifier key, anyone
+can check it without asking the server again.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+import ledger
+from ledger.bundle import BUNDLE_FORMAT
+from ledger.sqlstore import SqlLog
+
+from .service import Notarized
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode()
+
+
+def entry_evidence(log: SqlLog, index: int, leaf_data: bytes, tree_size: int) -> dict:
+    """One bundle entry: the logged bytes and their inclusion proof at ``tree_size``."""
+    proof = ledger.prove.inclusion_proof(log, index, tree_size)
+    return {"index": index, "leaf_data": _b64(leaf_data), "leaf_hash": _b64(ledger.leaf_hash(leaf_data)),
+            "inclusion_proof": [_b64(p) for p in proof]}
+
+
+def receipt_for(session: Session, notarized: Sequence[Notarized]) -> dict:
+    """The receipt of entries just recorded in ``session`` (same transaction)."""
+    log = SqlLog(session.connection())
+    tree_size = max(item.tree_size for item in notarized)
+    checkpoint = log.checkpoint_at(tree_size)
+    return {"format": BUNDLE_FORMAT, "checkpoint": checkpoint.note,
+            "entries": [entry_evidence(log, item.index, item.leaf_data, tree_size)
+                        for item in notarized]}
+
+
+def receipt_for_indexes(session: Session, indexes: Sequence[int]) -> dict:
+    """A receipt proving earlier entries into the latest checkpoint."""
+    log = SqlLog(session.connection())
+    checkpoint = log.latest_checkpoint()
+    rows = log.read_entries_at(indexes)
+    return {"format": BUNDLE_FORMAT, "checkpoint": checkpoint.note,
+            "entries": [entry_evidence(log, index, data, checkpoint.size) for index, data in rows]}

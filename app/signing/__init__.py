@@ -1,0 +1,1 @@
+"""Firms' public keys and their signatures over document digests (non-repudiation)."""

@@ -1,0 +1,201 @@
+"""The consent lifecycle over HTTP: grant, read, expire, revoke, read refused."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from ledger.disclosure import DisclosureError, verify_disclosure
+
+
+def grant(client, owner, recipient, clock, **overrides):
+    body = {"recipient_org_id": recipient.org_id, "purpose": "verify the order before payment",
+            "document_types": ["commercial_invoice"],
+            "data_categories": ["reference", "commercial"], "destination": "DE",
+            "expires_at": (clock.now + timedelta(days=30)).isoformat()}
+    body.update(overrides)
+    return client.post("/api/v1/consents", headers=owner.headers, json=body)
+
+
+@pytest.fixture
+def invoice(submit):
+    return submit("commercial_invoice")
+
+
+def test_grant_read_revoke_read_refused(client, cast, clock, invoice, check_receipt, snapshot):
+    response = grant(client, cast.exporter, cast.importer, clock)
+    assert response.status_code == 201, response.get_json()
+    consent = response.get_json()
+    [entry] = check_receipt(consent["receipt"], count=1)
+    assert entry["type"] == "consent.granted" and entry["recipient"] == cast.importer.org_id
+    assert "purpose" not in entry  # free text stays off the ledger
+
+    read = client.get(f"/api/v1/documents/{invoice['id']}", headers=cast.importer.headers)
+    assert read.status_code == 200
+    view = read.get_json()
+    assert view["access"] == "consent" and view["consent_id"] == consent["id"]
+    disclosed = verify_disclosure(view["disclosure"], expected_digest=invoice["digest"])
+    assert disclosed and set(view["disclosure"]["hidden"])  # some fields withheld
+    version_entry, access_entry = check_receipt(view["evidence"], count=2)
+    assert version_entry["digest"] == invoice["digest"]
+    assert access_entry["type"] == "document.accessed"
+    assert access_entry["consent"] == consent["id"]
+
+    revoked = client.post(f"/api/v1/consents/{consent['id']}/revoke", headers=cast.exporter.headers)
+    assert revoked.status_code == 200 and revoked.get_json()["status"] == "revoked"
+    before = snapshot()
+    refused = client.get(f"/api/v1/documents/{invoice['id']}", headers=cast.importer.headers)
+    assert refused.status_code == 403
+    assert "revoked" in refused.get_json()["message"]
+    assert snapshot() == before
+
+
+def test_expiry_is_enforced_at_read_time(client, cast, clock, invoice, snapshot):
+    consent = grant(client, cast.exporter, cast.importer, clock,
+                    expires_at=(clock.now + timedelta(hours=1)).isoformat()).get_json()
+    assert client.get(f"/api/v1/documents/{invoice['id']}",
+                      headers=cast.importer.headers).status_code == 200
+    clock.advance(hours=1)
+    before = snapshot()
+    refused = client.get(f"/api/v1/documents/{invoice['id']}?consent={consent['id']}",
+                         headers=cast.importer.headers)
+    assert refused.status_code == 403 and "expired" in refused.get_json()["message"]
+    assert snapshot() == before
+
+
+def test_not_yet_valid_consent_is_refused(client, cast, clock, invoice):
+    grant(client, cast.exporter, cast.importer, clock,
+          valid_from=(clock.now + timedelta(days=1)).isoformat())
+    refused = client.get(f"/api/v1/documents/{invoice['id']}", headers=cast.importer.headers)
+    assert refused.status_code == 403 and "valid only from" in refused.get_json()["message"]
+
+
+def test_consent_by_document_id_covers_only_that_document(client, cast, clock, submit):
+    first, second = submit("commercial_invoice"), submit("commercial_invoice")
+    grant(client, cast.exporter, cast.importer, clock, document_types=[],
+          document_ids=[first["id"]])
+    assert client.get(f"/api/v1/documents/{first['id']}",
+                      headers=cast.importer.headers).status_code == 200
+    assert client.get(f"/api/v1/documents/{second['id']}",
+                      headers=cast.importer.headers).status_code == 404
+
+
+def test_owner_sees_every_access_with_proofs(client, cast, clock, invoice, check_receipt):
+    grant(client, cast.exporter, cast.importer, clock)
+    for _ in range(3):
+        client.get(f"/api/v1/documents/{invoice['id']}", headers=cast.importer.headers)
+    log = client.get(f"/api/v1/documents/{invoice['id']}/accesses",
+                     headers=cast.exporter.headers).get_json()
+    assert [a["reader_org_id"] for a in log["items"]] == [cast.importer.org_id] * 3
+    entries = check_receipt(log["receipt"], count=3)
+    assert all(e["type"] == "document.accessed" and e["reader"] == cast.importer.org_id
+               for e in entries)
+    assert client.get(f"/api/v1/documents/{invoice['id']}/accesses",
+                      headers=cast.importer.headers).status_code == 404
+
+
+def test_tampered_disclosure_does_not_verify(client, cast, clock, invoice):
+    import copy
+
+    grant(client, cast.exporter, cast.importer, clock)
+    view = client.get(f"/api/v1/documents/{invoice['id']}", headers=cast.importer.headers).get_json()
+    original = view["disclosure"]
+    verify_disclosure(original, expected_digest=invoice["digest"])
+    changed_value, changed_hash, revealed = (copy.deepcopy(original) for _ in range(3))
+    name = sorted(original["disclosed"])[0]
+    changed_value["disclosed"][name]["value"] = "something else"
+    hidden = sorted(original["hidden"])[0]
+    changed_hash["hidden"][hidden] = "0" * 64
+    revealed["disclosed"][hidden] = {"value": "guessed", "salt": "AAAA"}
+    del revealed["hidden"][hidden]
+    for tampered in (changed_value, changed_hash, revealed):
+        with pytest.raises(DisclosureError):
+            verify_disclosure(tampered, expected_digest=invoice["digest"])
+
+
+def test_only_owner_revokes_and_revoking_twice_is_409(client, cast, clock, invoice, snapshot):
+    consent = grant(client, cast.exporter, cast.importer, clock).get_json()
+    before = snapshot()
+    assert client.post(f"/api/v1/consents/{consent['id']}/revoke",
+                       headers=cast.importer.headers).status_code == 403
+    assert client.post(f"/api/v1/consents/{consent['id']}/revoke",
+                       headers=cast.bank.headers).status_code == 404
+    assert snapshot() == before
+    client.post(f"/api/v1/consents/{consent['id']}/revoke", headers=cast.exporter.headers)
+    assert client.post(f"/api/v1/consents/{consent['id']}/revoke",
+                       headers=cast.exporter.headers).status_code == 409
+
+
+@pytest.mark.parametrize("overrides, field", [
+    ({"recipient_org_id": "org_aaaaaaaaaaaaaaaa"}, "recipient_org_id"),
+    ({"document_types": ["love_letter"]}, "document_types"),
+    ({"document_types": []}, "document_ids"),
+    ({"data_categories": []}, "data_categories"),
+    ({"data_categories": ["gossip"]}, "data_categories"),
+    ({"destination": "Germany"}, "destination"),
+    ({"expires_at": "2020-01-01T00:00:00Z"}, "expires_at"),
+    ({"expires_at": "2030-01-01T00:00:00"}, "expires_at"),
+    ({"document_ids": ["doc_notmine"]}, "document_ids"),
+    ({"allowed_actions": ["delete"]}, "allowed_actions"),
+])
+def test_bad_terms_are_422_naming_the_field(client, cast, clock, snapshot, overrides, field):
+    before = snapshot()
+    response = grant(client, cast.exporter, cast.importer, clock, **overrides)
+    assert response.status_code == 422
+    assert field in response.get_json()["errors"]["json"]
+    assert snapshot() == before
+
+
+def test_export_policy_refuses_restricted_data_abroad_naming_the_rule(client, cast, clock,
+                                                                       platform, snapshot):
+    rules = [platform.export_policy.rules_for(category)
+             for category in ("customs", "financial", "logistics", "party", "commercial")]
+    rule = next(rule for rule in rules if rule.restricted)
+    abroad = next(code for code in ("DE", "SG", "HK", "US", "JP")
+                  if code != "CN" and rule.allows_destination(code))
+    before = snapshot()
+    response = grant(client, cast.exporter, cast.importer, clock, destination=abroad,
+                     data_categories=[rule.category], document_types=["commercial_invoice"])
+    assert response.status_code == 422
+    assert rule.rule_id in response.get_json()["message"]
+    assert snapshot() == before
+    allowed = grant(client, cast.exporter, cast.importer, clock, destination=abroad,
+                    data_categories=[rule.category], document_types=["commercial_invoice"],
+                    export_assessment_ref="CAC-2026-0042")
+    assert allowed.status_code == 201, allowed.get_json()
+
+
+def test_category_not_allowed_to_a_destination_is_refused(client, cast, clock, platform):
+    rules = [platform.export_policy.rules_for(category)
+             for category in ("customs", "financial", "logistics", "party", "commercial")]
+    rule, blocked = next((rule, code) for rule in rules for code in ("US", "DE", "JP", "SG")
+                         if not rule.allows_destination(code))
+    response = grant(client, cast.exporter, cast.importer, clock, destination=blocked,
+                     data_categories=[rule.category], export_assessment_ref="CAC-2026-0042")
+    assert response.status_code == 422
+    assert rule.rule_id in response.get_json()["message"]
+
+
+def test_personal_information_needs_the_subjects_separate_consent(client, cast, clock, snapshot):
+    before = snapshot()
+    refused = grant(client, cast.exporter, cast.importer, clock,
+                    document_types=["ecommerce_order"], data_categories=["personal_information"],
+                    destination="SG")
+    assert refused.status_code == 422
+    assert snapshot() == before
+    allowed = grant(client, cast.exporter, cast.importer, clock,
+                    document_types=["ecommerce_order"], data_categories=["personal_information"],
+                    destination="SG", subject_consent_ref="SC-2026-000123")
+    assert allowed.status_code == 201, allowed.get_json()
+
+
+def test_consent_visible_to_owner_recipient_and_regulator_only(client, cast, clock, invoice):
+    consent = grant(client, cast.exporter, cast.importer, clock).get_json()
+    for org, status in ((cast.exporter, 200), (cast.importer, 200), (cast.regulator, 200),
+                        (cast.bank, 404)):
+        assert client.get(f"/api/v1/consents/{consent['id']}",
+                          headers=org.headers).status_code == status
+    received = client.get("/api/v1/consents?direction=received",
+                          headers=cast.importer.headers).get_json()["items"]
+    assert [c["id"] for c in received] == [consent["id"]]

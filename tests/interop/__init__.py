@@ -1,0 +1,1 @@
+"""Interoperability tests: independent clients that know only the contract."""
