@@ -1,5 +1,6 @@
 # Two commands do all set-up on a fresh machine:
-#   make run    serve the platform on http://127.0.0.1:8000 (embedded SQLite under var/)
+#   make run    serve the platform on http://127.0.0.1:8000 (embedded SQLite under var/;
+#               DEMO=no skips loading the sample trade)
 #   make test   run the whole test suite on SQLite and on a throwaway PostgreSQL
 VENV    ?= .venv
 PYTHON  ?= python3
@@ -7,6 +8,7 @@ BIN      = $(VENV)/bin
 STAMP    = $(VENV)/.installed-stamp
 HOST    ?= 127.0.0.1
 PORT    ?= 8000
+DEMO    ?= yes
 
 .PHONY: install system-packages run test bench clean
 
@@ -23,10 +25,12 @@ system-packages:
 
 run: install
 	$(BIN)/tradezone db upgrade
+	@if [ "$(DEMO)" != no ]; then $(BIN)/tradezone demo load; fi
 	@echo
 	@echo "Tradezone API:   http://$(HOST):$(PORT)/api/v1/docs  (OpenAPI: /api/v1/openapi.json)"
 	@echo "Ledger:          curl http://$(HOST):$(PORT)/api/v1/ledger/checkpoint"
-	@echo "First org:       $(BIN)/tradezone org create 'Zone Regulator' --role regulator"
+	@echo "Sample tokens:   var/demo-tokens.json (the README walks through the sample trade)"
+	@echo "New org:         $(BIN)/tradezone org create 'Zone Regulator' --role regulator"
 	@echo
 	$(BIN)/tradezone serve --host $(HOST) --port $(PORT)
 

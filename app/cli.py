@@ -148,6 +148,42 @@ def demo_load(ctx: click.Context, tokens_file: Path | None) -> None:
         click.echo(f"  {name:<10} {org['org_id']}  ({org['role']})", err=True)
 
 
+@demo.command("env")
+@click.option("--tokens-file", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.pass_context
+def demo_env(ctx: click.Context, tokens_file: Path | None) -> None:
+    """Print shell exports of the sample's tokens and ids: eval "$(tradezone demo env)"."""
+    config = Config.from_env()
+    tokens_file = tokens_file or config.ledger_key_file.parent / "demo-tokens.json"
+    if not tokens_file.exists():
+        raise click.ClickException(f"no sample loaded ({tokens_file} missing): tradezone demo load")
+    sample = json.loads(tokens_file.read_text())
+    for name, org in sample["organisations"].items():
+        click.echo(f"export {name.upper()}_TOKEN={org['token']} {name.upper()}_ID={org['org_id']}")
+    for name, document_id in sample["documents"].items():
+        click.echo(f"export {name.upper()}={document_id}")
+    click.echo(f"export CONSENT={sample['consent']}")
+
+
+@main.group()
+def audit() -> None:
+    """The regulator's tools; they need only the ledger package."""
+
+
+@audit.command("verify")
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--key", "verifier_key", required=True,
+              help="The log's C2SP verifier key (GET /api/v1/ledger/key).")
+def audit_verify(bundle: Path, verifier_key: str) -> None:
+    """Verify an audit bundle or receipt offline; exit 0 only if all of it verifies."""
+    from ledger.audit import verify_bundle_file
+
+    result = verify_bundle_file(bundle, verifier_key)
+    for line in result.lines:
+        click.echo(line)
+    sys.exit(0 if result.ok else 1)
+
+
 @main.group("ledger")
 def ledger_group() -> None:
     """The operator's view of the log."""

@@ -190,12 +190,13 @@ def _check_export_policy(session: Session, policy: ExportPolicy, terms: ConsentT
                      subject_consent_ref=terms.subject_consent_ref,
                      document_types=sorted(covered_types))
     except ExportRefused as refusal:
-        raise ValidationFailed(f"export policy rule {refusal.rule_id}: {refusal.message}",
-                               errors={"json": {"data_categories": [
-                                   f"rule {refusal.rule_id}: {refusal.message}"]}}) from refusal
+        raise ValidationFailed(refusal.message, errors={"json": {
+            "data_categories": [refusal.message]}}) from refusal
     except PolicyError as error:
+        field = getattr(error, "field", None) or "destination"
+        field = "data_categories" if field == "categories" else field
         raise ValidationFailed(f"export policy: {error}", errors={"json": {
-            "destination": [str(error)]}}) from error
+            field: [str(error)]}}) from error
 
 
 def _refs(consent: Consent) -> tuple[tuple[str, str], ...]:

@@ -1,0 +1,35 @@
+"""The sample trade ``make run`` loads for a newcomer."""
+
+from __future__ import annotations
+
+import stat
+
+from app.demo import load_demo
+from ledger.logcheck import StoredCheckpointRow, check_log
+from ledger.sqlstore import SqlLog
+
+
+def test_demo_loads_once_and_the_walkthrough_starts_from_it(platform, app, tmp_path, verifier):
+    tokens = tmp_path / "demo-tokens.json"
+    sample = load_demo(platform, tokens)
+    assert stat.S_IMODE(tokens.stat().st_mode) == 0o600
+    assert load_demo(platform, tokens) == sample  # a second load changes nothing
+    client = app.test_client()
+
+    def headers(name):
+        return {"Authorization": f"Bearer {sample['organisations'][name]['token']}"}
+
+    docs = sample["documents"]
+    bill = client.get(f"/api/v1/documents/{docs['bill_of_lading']}", headers=headers("bank"))
+    assert bill.get_json()["holder_org_id"] == sample["organisations"]["bank"]["org_id"]
+    invoice = client.get(f"/api/v1/documents/{docs['invoice']}", headers=headers("importer"))
+    assert invoice.get_json()["access"] == "consent"
+    declaration = client.get(f"/api/v1/documents/{docs['customs_declaration']}",
+                             headers=headers("customs"))
+    assert declaration.get_json()["access"] == "full"
+    with platform.db.read() as session:
+        log = SqlLog(session.connection())
+        report = check_log(log.iter_leaves(), [StoredCheckpointRow(c.size, c.root_hash, c.note)
+                                               for c in log.iter_checkpoints()], verifier,
+                           head_size=log.size)
+    assert report.ok and report.size > 15
