@@ -3,12 +3,13 @@ committed in the same transaction as the version it describes."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -38,6 +39,13 @@ class Outcome:
     notarized: list[Notarized]
 
 
+@functools.cache
+def _loader(type_name: str) -> Schema:
+    """One schema instance per type: building one deep-copies every nested field,
+    which cost more than the validation itself. Loading does not mutate it."""
+    return document_type(type_name).schema()
+
+
 def validate_content(type_name: str, raw: Any) -> tuple[DocumentType, dict[str, Any]]:
     """The document type and its strictly validated content, or a 422 naming the fields."""
     try:
@@ -49,7 +57,7 @@ def validate_content(type_name: str, raw: Any) -> tuple[DocumentType, dict[str, 
         raise ValidationFailed("content must be an object",
                                errors={"json": {"content": ["must be an object"]}})
     try:
-        return dtype, dtype.schema().load(raw)
+        return dtype, _loader(dtype.name).load(raw)
     except ValidationError as error:
         raise ValidationFailed("document content is invalid",
                                errors={"json": {"content": error.messages}}) from error
@@ -66,7 +74,8 @@ def submit(session: Session, notary: Notary, principal: Principal, type_name: st
     _apply_type_rules(session, principal, document, content)
     session.add(document)
     session.add_all(DocumentParty(document_id=document.id, org_id=org_id) for org_id in parties)
-    notarized = _add_version(session, notary, principal, document, content, now, "document.issued")
+    notarized = _add_version(session, notary, principal, document, content, now,
+                             "document.issued", parties)
     return Outcome(document, notarized)
 
 
@@ -85,7 +94,7 @@ def amend(session: Session, notary: Notary, principal: Principal, document_id: s
                     for org_id in parties - known)
     document.status = DocumentStatus.AMENDED
     notarized = _add_version(session, notary, principal, document, content, now,
-                             "document.amended")
+                             "document.amended", known | parties)
     return Outcome(document, notarized)
 
 
@@ -105,11 +114,15 @@ def cancel(session: Session, notary: Notary, principal: Principal, document_id: 
     return Outcome(document, notarized)
 
 
-def document_refs(session: Session, document: Document) -> tuple[tuple[str, str], ...]:
-    """The subjects an entry about ``document`` names: it and its organisations."""
+def document_refs(session: Session, document: Document,
+                  parties: set[str] | None = None) -> tuple[tuple[str, str], ...]:
+    """The subjects an entry about ``document`` names: it and its organisations
+    (``parties``: its counterparties, when the caller already knows them)."""
     orgs = {document.owner_org_id, document.holder_org_id, document.addressed_to_org_id}
-    orgs |= set(session.scalars(select(DocumentParty.org_id)
-                                .where(DocumentParty.document_id == document.id)))
+    if parties is None:
+        parties = set(session.scalars(select(DocumentParty.org_id)
+                                      .where(DocumentParty.document_id == document.id)))
+    orgs |= parties
     return (("document", document.id),) + tuple(("org", org) for org in sorted(orgs - {None}))
 
 
@@ -124,7 +137,8 @@ def current_version(session: Session, document: Document) -> DocumentVersion:
 
 
 def _add_version(session: Session, notary: Notary, principal: Principal, document: Document,
-                 content: dict[str, Any], now: datetime, entry_type: str) -> list[Notarized]:
+                 content: dict[str, Any], now: datetime, entry_type: str,
+                 parties: set[str]) -> list[Notarized]:
     salts = new_salts(content)
     digest = document_digest(document.doc_type, content, salts)
     previous = document.digest or None
@@ -138,7 +152,7 @@ def _add_version(session: Session, notary: Notary, principal: Principal, documen
     session.flush()
     notarized = notary.record(session, [PendingEntry(
         make_entry(entry_type, principal.org_id, now, **fields),
-        refs=document_refs(session, document))])
+        refs=document_refs(session, document, parties))])
     session.add(DocumentVersion(document_id=document.id, version=document.version,
                                 content=content, salts=salts, digest=digest,
                                 previous_digest=previous, entry_idx=notarized[0].index,

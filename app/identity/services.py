@@ -81,7 +81,13 @@ def revoke_token(session: Session, notary: Notary, token_id: str, now: datetime,
     return token
 
 
-def authenticate(session: Session, authorization: str | None) -> Organization:
+@dataclass(frozen=True)
+class AuthenticatedOrg:
+    id: str
+    role: Role
+
+
+def authenticate(session: Session, authorization: str | None) -> AuthenticatedOrg:
     """The organisation behind an ``Authorization: Bearer`` header, or 401."""
     scheme, _, presented = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not presented.strip():
@@ -90,12 +96,12 @@ def authenticate(session: Session, authorization: str | None) -> Organization:
     if parsed is None:
         raise AuthenticationError("malformed bearer token")
     row = session.execute(
-        select(ApiToken, Organization).join(Organization)
-        .where(ApiToken.id == parsed.token_id)).first()
+        select(ApiToken.secret_hash, ApiToken.revoked_at, Organization.id, Organization.role)
+        .join(Organization).where(ApiToken.id == parsed.token_id)).first()
     # Compare even when the id is unknown, so timing does not reveal which ids exist.
-    stored_hash = row.ApiToken.secret_hash if row else bytes(32)
+    stored_hash = row.secret_hash if row else bytes(32)
     if not secret_matches(parsed.secret, stored_hash) or row is None:
         raise AuthenticationError("invalid bearer token")
-    if row.ApiToken.revoked_at is not None:
+    if row.revoked_at is not None:
         raise AuthenticationError("revoked bearer token")
-    return row.Organization
+    return AuthenticatedOrg(row.id, row.role)

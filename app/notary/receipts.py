@@ -34,9 +34,9 @@ def entry_evidence(log: SqlLog, index: int, leaf_data: bytes, tree_size: int) ->
 def receipt_for(session: Session, notarized: Sequence[Notarized]) -> dict:
     """The receipt of entries just recorded in ``session`` (same transaction)."""
     log = SqlLog(session.connection())
-    tree_size = max(item.tree_size for item in notarized)
-    checkpoint = log.checkpoint_at(tree_size)
-    return {"format": BUNDLE_FORMAT, "checkpoint": checkpoint.note,
+    last = max(notarized, key=lambda item: item.tree_size)
+    tree_size = last.tree_size
+    return {"format": BUNDLE_FORMAT, "checkpoint": last.checkpoint,
             "entries": [entry_evidence(log, item.index, item.leaf_data, tree_size)
                         for item in notarized]}
 

@@ -32,6 +32,7 @@ class Notarized:
     leaf_data: bytes
     leaf_hash: bytes
     tree_size: int
+    checkpoint: str  # the signed note of ``tree_size``
 
 
 def make_entry(entry_type: str, actor: str, at: datetime, **fields: Any) -> dict[str, Any]:
@@ -59,8 +60,8 @@ class Notary:
                 for offset, entry in enumerate(entries) for kind, ref in set(entry.refs)]
         if refs:
             session.execute(insert(EntryRef), refs)
-        self._sign(log, result.tree_size, result.root_hash)
-        return [Notarized(result.first_index + offset, data, leaf, result.tree_size)
+        note = self._sign(log, result.tree_size, result.root_hash)
+        return [Notarized(result.first_index + offset, data, leaf, result.tree_size, note)
                 for offset, (data, leaf) in enumerate(zip(leaf_data, result.leaf_hashes))]
 
     def ensure_checkpoint(self, session: Session) -> StoredCheckpoint:
@@ -73,6 +74,8 @@ class Notary:
             stored = log.checkpoint_at(size)
         return stored
 
-    def _sign(self, log: SqlLog, size: int, root: bytes) -> None:
+    def _sign(self, log: SqlLog, size: int, root: bytes) -> str:
         checkpoint = ledger.Checkpoint(self.origin, size, root)
-        log.add_checkpoint(checkpoint, self.signer.sign(checkpoint.body()), self.clock())
+        note = self.signer.sign(checkpoint.body())
+        log.add_checkpoint(checkpoint, note, self.clock())
+        return note
