@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 import ledger
 from ledger.sqlstore import SqlLog, StoredCheckpoint
 
-from .models import EntryRef
+from .models import EntryMeta, EntryRef
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,10 @@ class Notary:
                 for offset, entry in enumerate(entries) for kind, ref in set(entry.refs)]
         if refs:
             session.execute(insert(EntryRef), refs)
+        session.execute(insert(EntryMeta), [
+            {"entry_idx": result.first_index + offset, "entry_type": entry.body["type"],
+             "at": datetime.fromisoformat(entry.body["at"])}
+            for offset, entry in enumerate(entries)])
         note = self._sign(log, result.tree_size, result.root_hash)
         return [Notarized(result.first_index + offset, data, leaf, result.tree_size, note)
                 for offset, (data, leaf) in enumerate(zip(leaf_data, result.leaf_hashes))]

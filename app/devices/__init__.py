@@ -1,0 +1,1 @@
+"""Customs edge devices: the registry, their notarized events, the quarantine."""
