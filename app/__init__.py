@@ -9,13 +9,16 @@ from .config import Config
 from .docs import ASSETS_URL, blp as docs_blp
 from .errors import register_error_handlers
 from .identity.auth import BEARER_AUTH
+from .audit.views import blp as audit_blp
 from .consent.views import blp as consents_blp
+from .console.views import blp as console_blp
+from .devices.views import blp as devices_blp
 from .documents.views import blp as documents_blp
 from .notary.views import blp as ledger_blp
 from .signing.views import blp as keys_blp
 from .platform import Platform, build_platform
 
-API_BLUEPRINTS = (ledger_blp, documents_blp, consents_blp, keys_blp)
+API_BLUEPRINTS = (ledger_blp, documents_blp, consents_blp, keys_blp, devices_blp, audit_blp)
 
 
 def create_app(config: Config | None = None, platform: Platform | None = None) -> Flask:
@@ -43,6 +46,7 @@ def create_app(config: Config | None = None, platform: Platform | None = None) -
     for blueprint in API_BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.register_blueprint(docs_blp)
+    app.register_blueprint(console_blp)
     register_error_handlers(app)
 
     @app.get("/healthz")

@@ -206,3 +206,10 @@ def ledger_check(ctx: click.Context) -> None:
                f"{len(report.problems)} problems")
     if not report.ok:
         sys.exit(1)
+
+
+# The MQTT side's commands live with the gateway package.
+from iot_gateway.cli import device_group, gateway_command  # noqa: E402
+
+main.add_command(gateway_command)
+main.add_command(device_group)

@@ -1,0 +1,1 @@
+"""Regulator audit: search, audit bundles."""

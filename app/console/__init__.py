@@ -1,0 +1,1 @@
+"""The regulators' audit console: server-rendered pages, no CDN."""
