@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from gunicorn.app.base import BaseApplication
 
 from . import create_app
@@ -22,7 +24,11 @@ class _Server(BaseApplication):
     def load(self):
         # Each worker builds its own platform: database connections are never
         # shared across a fork.
-        return create_app(self._config)
+        app = create_app(self._config)
+        # Everything built so far lives as long as the worker: keep it out of
+        # the cyclic collector's way (it cost a fifth of the time on writes).
+        gc.freeze()
+        return app
 
 
 def serve(config: Config, host: str, port: int, workers: int) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 import rfc8785
 
+from .canonical import canonical_json
 from .errors import VerificationError
 
 SALT_BYTES = 16
@@ -40,13 +41,13 @@ def new_salts(field_names, token_bytes=secrets.token_bytes) -> dict[str, str]:
 
 def field_hash(name: str, value: Any, salt: str) -> str:
     """Hex SHA-256 of one salted field."""
-    encoded = rfc8785.dumps({"field": name, "salt": salt, "value": value})
+    encoded = canonical_json({"field": name, "salt": salt, "value": value})
     return hashlib.sha256(encoded).hexdigest()
 
 
 def digest_of_hashes(doc_type: str, field_hashes: Mapping[str, str]) -> str:
     """The document digest over its field hashes."""
-    encoded = rfc8785.dumps({"fields": dict(field_hashes), "type": doc_type})
+    encoded = canonical_json({"fields": dict(field_hashes), "type": doc_type})
     return DIGEST_PREFIX + hashlib.sha256(encoded).hexdigest()
 
 

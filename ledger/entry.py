@@ -11,6 +11,7 @@ from typing import Any
 
 import rfc8785
 
+from .canonical import canonical_json
 from .errors import EntryFormatError
 
 _TYPE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
@@ -41,7 +42,7 @@ def encode_entry(entry: Mapping[str, Any]) -> bytes:
     """The canonical (RFC 8785) bytes of a checked entry: what the log stores."""
     check_entry(entry)
     try:
-        return rfc8785.dumps(entry)
+        return canonical_json(dict(entry))
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise EntryFormatError(f"entry cannot be canonicalized: {exc}") from exc
 

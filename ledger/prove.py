@@ -37,6 +37,28 @@ def consistency_proof(reader: HashReader, first: int, second: int) -> list[bytes
     return _fold_spans(reader, consistency_spans(first, second))
 
 
+def inclusion_evidence(reader: HashReader, index: int,
+                       tree_size: int) -> tuple[bytes, list[bytes], bytes]:
+    """The leaf hash, its audit path and the root it leads to, from one batched read."""
+    _check_size(reader, tree_size)
+    if not 0 <= index < tree_size:
+        raise TreeSizeError(f"index {index} is not in a tree of size {tree_size}")
+    leaf, *proof, root = _fold_spans(
+        reader, [(index, index + 1)] + inclusion_spans(index, tree_size) + [(0, tree_size)])
+    return leaf, proof, root
+
+
+def consistency_proof_and_roots(reader: HashReader, first: int,
+                                second: int) -> tuple[list[bytes], bytes, bytes]:
+    """The consistency proof and both roots, from one batched read."""
+    _check_size(reader, second)
+    if not 0 <= first <= second:
+        raise TreeSizeError(f"first size {first} must be between 0 and second size {second}")
+    *proof, first_root, second_root = _fold_spans(
+        reader, consistency_spans(first, second) + [(0, first), (0, second)])
+    return proof, first_root, second_root
+
+
 def _check_size(reader: HashReader, tree_size: int) -> None:
     if not 0 <= tree_size <= reader.size:
         raise TreeSizeError(f"tree size {tree_size} is not in a log of size {reader.size}")
@@ -44,7 +66,7 @@ def _check_size(reader: HashReader, tree_size: int) -> None:
 
 def _fold_spans(reader: HashReader, spans: Sequence[Span]) -> list[bytes]:
     """The Merkle tree hash of each span, from one batched read."""
-    per_span = [span_nodes(start, end) for start, end in spans]
+    per_span = [span_nodes(start, end) for start, end in spans]  # (0, 0) folds to EMPTY_ROOT
     wanted: list[Node] = [node for nodes in per_span for node in nodes]
     hashes = reader.read_hashes(wanted)
     _check_hashes(wanted, hashes)

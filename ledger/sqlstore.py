@@ -90,14 +90,25 @@ class StoredCheckpoint:
 
 
 class SqlLog:
-    """The log on one SQLAlchemy connection; implements ``ledger.HashReader``."""
+    """The log as one SQLAlchemy connection sees it; implements ``ledger.HashReader``.
+
+    Meant to live for one transaction: the size is read once (the log only
+    grows, so every hash below it stays readable). The hot statements go to
+    the driver directly: SQLAlchemy's per-statement work cost more than the
+    database's on appends and proofs.
+    """
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
+        self._size: int | None = None
+        self._mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
 
     @property
     def size(self) -> int:
-        return self.connection.execute(select(head.c.size).where(head.c.id == 1)).scalar_one()
+        if self._size is None:
+            self._size = self.connection.exec_driver_sql(
+                "SELECT size FROM ledger_head WHERE id = 1").scalar_one()
+        return self._size
 
     def read_hashes(self, nodes: Sequence[Node]) -> list[bytes]:
         where = [stored_row(node) for node in nodes]
@@ -117,15 +128,19 @@ class SqlLog:
             raise ValueError("append needs at least one entry")
         size = self._lock_head()
         frontier = Frontier(size, self.read_hashes(span_nodes(0, size)))
-        leaves, tree_rows = [], []
-        for offset, data in enumerate(leaf_data):
+        leaves, entry_rows, tree_rows = [], [], []
+        for index, data in enumerate(leaf_data, start=size):
             completed = frontier.push(leaf_hash(data))
             leaves.append(completed[0])
-            tree_rows.append({"leaf_index": size + offset, "hashes": b"".join(completed)})
-        self.connection.execute(insert(entries), [
-            {"idx": size + offset, "data": data} for offset, data in enumerate(leaf_data)])
-        self.connection.execute(insert(tree), tree_rows)
+            entry_rows.append((index, data))
+            tree_rows.append((index, b"".join(completed)))
+        mark = self._mark
+        self.connection.exec_driver_sql(
+            f"INSERT INTO ledger_entries (idx, data) VALUES ({mark}, {mark})", entry_rows)
+        self.connection.exec_driver_sql(
+            f"INSERT INTO ledger_tree (leaf_index, hashes) VALUES ({mark}, {mark})", tree_rows)
         self._move_head(size, frontier.size)
+        self._size = frontier.size
         return AppendResult(size, frontier.size, frontier.root(), tuple(leaves))
 
     def read_entries(self, start: int, stop: int) -> list[tuple[int, bytes]]:
@@ -180,8 +195,10 @@ class SqlLog:
     def _tree_rows(self, leaf_indexes: set[int]) -> dict[int, bytes]:
         if not leaf_indexes:
             return {}
-        result = self.connection.execute(
-            select(tree.c.leaf_index, tree.c.hashes).where(tree.c.leaf_index.in_(leaf_indexes)))
+        marks = ", ".join([self._mark] * len(leaf_indexes))
+        result = self.connection.exec_driver_sql(
+            f"SELECT leaf_index, hashes FROM ledger_tree WHERE leaf_index IN ({marks})",
+            tuple(leaf_indexes))
         return {row: bytes(blob) for row, blob in result}
 
     def _lock_head(self) -> int:
@@ -189,6 +206,7 @@ class SqlLog:
             select(head.c.size).where(head.c.id == 1).with_for_update()).scalar_one_or_none()
         if size is None:
             raise IntegrityError("ledger_head row is missing; run the migrations")
+        self._size = size
         return size
 
     def _move_head(self, old: int, new: int) -> None:

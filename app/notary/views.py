@@ -36,8 +36,8 @@ class LatestCheckpoint(MethodView):
     @blp.response(200, CheckpointSchema)
     def get(self):
         """The latest signed checkpoint (public)."""
-        with current_platform().db.read() as session:
-            stored = SqlLog(session.connection()).latest_checkpoint()
+        with current_platform().db.autocommit() as connection:
+            stored = SqlLog(connection).latest_checkpoint()
         if stored is None:
             raise NotFound("no checkpoint has been signed yet")
         return {"size": stored.size, "root_hash": stored.root_hash, "checkpoint": stored.note}
@@ -61,12 +61,10 @@ class InclusionProof(MethodView):
     @blp.alt_response(404, response="DEFAULT_ERROR", description="tree_size beyond the log")
     def get(self, index: int, tree_size: int):
         """RFC 9162 inclusion proof (audit path) of leaf ``index`` in tree ``tree_size``."""
-        with current_platform().db.read() as session:
-            log = SqlLog(session.connection())
+        with current_platform().db.autocommit() as connection:
+            log = SqlLog(connection)
             _require_tree(log, tree_size)
-            proof = ledger.prove.inclusion_proof(log, index, tree_size)
-            root = ledger.prove.tree_root(log, tree_size)
-            leaf = log.read_hashes([(0, index)])[0]
+            leaf, proof, root = ledger.prove.inclusion_evidence(log, index, tree_size)
         return {"index": index, "tree_size": tree_size, "leaf_hash": leaf, "root_hash": root,
                 "proof": proof}
 
@@ -79,12 +77,11 @@ class ConsistencyProof(MethodView):
     @blp.alt_response(404, response="DEFAULT_ERROR", description="second beyond the log")
     def get(self, first: int, second: int):
         """RFC 9162 consistency proof between trees of ``first`` and ``second`` leaves."""
-        with current_platform().db.read() as session:
-            log = SqlLog(session.connection())
+        with current_platform().db.autocommit() as connection:
+            log = SqlLog(connection)
             _require_tree(log, second)
-            proof = ledger.prove.consistency_proof(log, first, second)
-            first_root = ledger.prove.tree_root(log, first)
-            second_root = ledger.prove.tree_root(log, second)
+            proof, first_root, second_root = ledger.prove.consistency_proof_and_roots(
+                log, first, second)
         return {"first": first, "second": second, "first_root": first_root,
                 "second_root": second_root, "proof": proof}
 

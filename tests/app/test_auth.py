@@ -8,7 +8,8 @@ from app.identity import services
 from app.identity.models import Role
 
 PUBLIC_PREFIXES = ("/api/v1/ledger/checkpoint", "/api/v1/ledger/key", "/api/v1/ledger/proofs/",
-                   "/api/v1/openapi.json", "/api/v1/docs", "/healthz", "/static/")
+                   "/api/v1/openapi.json", "/api/v1/docs", "/healthz", "/static/",
+                   "/console/")  # browser pages: a login redirect, tested in tests/app/console
 SAMPLE_VALUES = {"index": "0", "device_id": "dev-1", "id": "x", "document_id": "x",
                  "consent_id": "x", "filename": "x"}
 

@@ -173,3 +173,23 @@ def test_builders_on_an_empty_store():
         prove.inclusion_proof(s, 0, 1)
     with pytest.raises(ledger.TreeSizeError):
         prove.tree_root(s, 1)
+
+
+def test_combined_evidence_equals_the_separate_builders():
+    """inclusion_evidence / consistency_proof_and_roots read once but answer the same."""
+    store = ledger.MemoryHashStore()
+    leaves = [ledger.leaf_hash(bytes([i])) for i in range(37)]
+    store.append(leaves)
+    for size in (1, 2, 5, 16, 37):
+        for index in range(size):
+            leaf, proof, root = prove.inclusion_evidence(store, index, size)
+            assert (leaf, proof, root) == (leaves[index], prove.inclusion_proof(store, index, size),
+                                           prove.tree_root(store, size))
+        for first in range(size + 1):
+            assert prove.consistency_proof_and_roots(store, first, size) == (
+                prove.consistency_proof(store, first, size), prove.tree_root(store, first),
+                prove.tree_root(store, size))
+    with pytest.raises(ledger.TreeSizeError):
+        prove.inclusion_evidence(store, 37, 37)
+    with pytest.raises(ledger.TreeSizeError):
+        prove.consistency_proof_and_roots(store, 5, 38)
