@@ -21,7 +21,7 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 system-packages:
-	bash deploy/ensure-packages.sh postgresql mosquitto golang-go golang-golang-x-mod-dev
+	bash deploy/ensure-packages.sh postgresql mosquitto golang-go golang-golang-x-mod-dev chromium
 
 run: install
 	$(BIN)/tradezone db upgrade

@@ -176,12 +176,53 @@ def audit() -> None:
               help="The log's C2SP verifier key (GET /api/v1/ledger/key).")
 def audit_verify(bundle: Path, verifier_key: str) -> None:
     """Verify an audit bundle or receipt offline; exit 0 only if all of it verifies."""
-    from ledger.audit import verify_bundle_file
+    from ledger.audit import ProgressBar, verify_bundle_file
 
-    result = verify_bundle_file(bundle, verifier_key)
+    progress = ProgressBar(sys.stderr)
+    try:
+        result = verify_bundle_file(bundle, verifier_key, progress=progress)
+    finally:
+        progress.close()
     for line in result.lines:
         click.echo(line)
     sys.exit(0 if result.ok else 1)
+
+
+@audit.command("monitor")
+@click.argument("url")
+@click.option("--key", "verifier_key", required=True,
+              help="The log's C2SP verifier key, obtained out of band.")
+@click.option("--state", "state_file", required=True, type=click.Path(path_type=Path),
+              help="Where the last verified checkpoint and any alarm are kept (0600).")
+@click.option("--once", is_flag=True, help="Check once and exit.")
+@click.option("--interval", default=60.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds between checks when polling.")
+def audit_monitor(url: str, verifier_key: str, state_file: Path, once: bool,
+                  interval: float) -> None:
+    """Check the server's latest checkpoint against the one saved in the state file.
+
+    Exit status: 0 consistent; 1 the log misbehaved (bad signature, rollback,
+    split view, rewritten history; the evidence is printed and kept in the
+    state file); 3 the check could not be made (network, state file)."""
+    from ledger import monitor
+
+    try:
+        verifier = ledger.NoteVerifier.from_verifier_key(verifier_key)
+    except ledger.VerificationError as error:
+        raise click.UsageError(f"--key is not a verifier key: {error}") from error
+    if not once:
+        try:
+            sys.exit(monitor.poll(url, verifier, state_file, interval, click.echo))
+        except KeyboardInterrupt:
+            sys.exit(0)
+    try:
+        outcome = monitor.run_once(url, verifier, state_file)
+    except monitor.MonitorError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(3)
+    for line in outcome.lines:
+        click.echo(line)
+    sys.exit(0 if outcome.ok else 1)
 
 
 @main.group("ledger")
@@ -193,13 +234,21 @@ def ledger_group() -> None:
 @click.pass_context
 def ledger_check(ctx: click.Context) -> None:
     """Re-verify the stored log: every entry, stored hash and signed checkpoint."""
+    from ledger.audit import ProgressBar
+
     platform = _platform(ctx)
     verifier = ledger.NoteVerifier.from_verifier_key(platform.notary.signer.verifier_key)
+    bar = ProgressBar(sys.stderr, label="checking")
     with platform.db.read() as session:
         log = SqlLog(session.connection())
+        size = log.size
         checkpoints = [StoredCheckpointRow(c.size, c.root_hash, c.note)
                        for c in log.iter_checkpoints()]
-        report = check_log(log.iter_leaves(), checkpoints, verifier, head_size=log.size)
+        try:
+            report = check_log(log.iter_leaves(), checkpoints, verifier, head_size=size,
+                               progress=lambda done: bar(done, size, done))
+        finally:
+            bar.close()
     for problem in report.problems:
         click.echo(f"index {problem.index}: {problem}")
     click.echo(f"{report.size} entries, {report.checkpoints_checked} checkpoints checked, "
@@ -213,3 +262,6 @@ from iot_gateway.cli import device_group, gateway_command  # noqa: E402
 
 main.add_command(gateway_command)
 main.add_command(device_group)
+
+from .devices.cli import mqtt_group  # noqa: E402
+main.add_command(mqtt_group)

@@ -87,8 +87,13 @@ class ConsistencyProof(MethodView):
 
 
 def _entry_view(index: int, data: bytes) -> dict:
+    try:
+        entry = ledger.decode_entry(data)
+    except ledger.EntryFormatError as error:  # stored bytes were altered: say where
+        raise ledger.IntegrityError(f"stored entry {index} is malformed: {error}",
+                                    index=index) from error
     return {"index": index, "leaf_hash": ledger.leaf_hash(data), "leaf_data": data,
-            "entry": ledger.decode_entry(data)}
+            "entry": entry}
 
 
 def _visible_indexes(session, org_id: str, start: int, limit: int) -> list[int]:

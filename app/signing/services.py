@@ -87,7 +87,7 @@ def sign_document(session: Session, notary: Notary, principal: Principal, docume
     notarized = notary.record(session, [PendingEntry(make_entry(
         "document.signed", principal.org_id, now, document=document_id,
         version=version.version, digest=version.digest, key=key.id,
-        jws_sha256=hashlib.sha256(jws.encode()).hexdigest()),
+        jws_sha256="sha256:" + hashlib.sha256(jws.encode()).hexdigest()),
         document_refs(session, document) + (("org", principal.org_id), ("key", key.id)))])
     signature.entry_idx = notarized[0].index
     session.add(signature)

@@ -83,3 +83,72 @@ def test_missing_file_and_malformed_key(tmp_path, key):
     assert missing.exit_code == 1 and "cannot read" in missing.output
     bad_key = verify(tmp_path / "nope.json", "not-a-key")
     assert bad_key.exit_code == 1 and "verifier key is malformed" in bad_key.output
+
+
+# -- tradezone audit monitor ---------------------------------------------------
+
+
+@pytest.fixture
+def served_by(client, monkeypatch):
+    """Route the monitor's HTTP requests to the test app instead of the network."""
+    from ledger import monitor
+
+    def fetch(url, timeout=30.0):
+        response = client.get(url.removeprefix("http://tradezone.test"))
+        if response.status_code != 200:
+            raise monitor.MonitorError(f"GET {url}: HTTP {response.status_code}")
+        return response.get_data()
+
+    monkeypatch.setattr(monitor, "urllib_fetch", fetch)
+    return "http://tradezone.test"
+
+
+def monitor_once(url, key, state):
+    return CliRunner().invoke(main, ["audit", "monitor", url, "--key", key, "--state",
+                                     str(state), "--once"])
+
+
+def test_the_monitor_follows_a_growing_log(served_by, key, submit, tmp_path):
+    import os
+    import stat
+
+    state = tmp_path / "state.json"
+    first = monitor_once(served_by, key, state)
+    assert first.exit_code == 0, first.output
+    assert first.output.startswith("OK: first checkpoint size ")
+    assert stat.S_IMODE(os.stat(state).st_mode) == 0o600
+    submit("commercial_invoice")
+    second = monitor_once(served_by, key, state)
+    assert second.exit_code == 0 and "is consistent with the saved size" in second.output
+
+
+def test_the_monitor_raises_the_alarm_on_a_forged_checkpoint(served_by, key, platform,
+                                                             tmp_path):
+    from sqlalchemy import update
+
+    from ledger.sqlstore import SqlLog, checkpoints
+
+    state = tmp_path / "state.json"
+    assert monitor_once(served_by, key, state).exit_code == 0
+    with platform.db.write() as session:
+        size = SqlLog(session.connection()).size
+        forged = ledger.Checkpoint(platform.notary.origin, size, bytes(32))
+        session.execute(update(checkpoints).where(checkpoints.c.size == size).values(
+            root_hash=forged.root_hash, note=platform.notary.signer.sign(forged.body())))
+    result = monitor_once(served_by, key, state)
+    assert result.exit_code == 1
+    assert result.output.startswith("ALARM split_view: the log signed two different trees")
+    assert "received checkpoint:\n    tradezone.example/ledger" in result.output
+    assert json.loads(state.read_text())["alarms"][0]["kind"] == "split_view"
+
+
+def test_the_monitor_cannot_check_an_unreachable_server(key, tmp_path):
+    result = monitor_once("http://127.0.0.1:9", key, tmp_path / "state.json")
+    assert result.exit_code == 3 and "error: GET http://127.0.0.1:9/api/v1/ledger/checkpoint" \
+        in result.output
+    assert not (tmp_path / "state.json").exists()
+
+
+def test_the_monitor_refuses_a_malformed_key(tmp_path):
+    result = monitor_once("http://127.0.0.1:9", "not-a-key", tmp_path / "state.json")
+    assert result.exit_code == 2 and "--key is not a verifier key" in result.output

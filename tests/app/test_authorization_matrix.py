@@ -35,13 +35,21 @@ MATRIX = [
     ("POST", "/api/v1/keys", {F}),
     ("GET", "/api/v1/keys", {F}),
     ("POST", "/api/v1/keys/x/revoke", {F}),
+    ("POST", "/api/v1/devices", {C, A}),
+    ("GET", "/api/v1/devices", {C, R, A}),
+    ("GET", "/api/v1/devices/quarantine", {C, R}),
+    ("GET", "/api/v1/devices/dev-1", {C, R, A}),
+    ("POST", "/api/v1/devices/dev-1/revoke", {C, A}),
+    ("GET", "/api/v1/devices/dev-1/events", {C, R}),
+    ("GET", "/api/v1/audit/entries", READERS),
+    ("GET", "/api/v1/audit/bundles", READERS),
     ("GET", "/api/v1/ledger/entries", READERS),
     ("GET", "/api/v1/ledger/entries/0", READERS),
 ]
 
 
 def _shape(path: str) -> str:
-    return "/".join("*" if part.startswith(("doc_", "x", "0")) else part
+    return "/".join("*" if part.startswith(("doc_", "x", "0", "dev-")) else part
                     for part in path.split("/"))
 
 

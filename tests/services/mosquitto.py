@@ -127,6 +127,13 @@ class MosquittoBroker:
     # -- internals ---------------------------------------------------------
 
     @property
+    def pid(self) -> int:
+        """The running broker's process id (for signals such as SIGHUP)."""
+        if self._proc is None:
+            raise MosquittoError("the broker is not running")
+        return self._proc.pid
+
+    @property
     def config_path(self) -> Path:
         return self.base_dir / "mosquitto.conf"
 

@@ -1,0 +1,175 @@
+"""What Mosquitto needs to know about devices: its password file, its ACL file
+and its configuration, as pure functions of the registry (no I/O here).
+
+Password lines use Mosquitto 2's PBKDF2 format (``common/password_mosq.c``,
+``pw__encode_sha512_pbkdf2``)::
+
+    <username>:$7$<iterations>$<base64 salt (12 bytes)>$<base64 PBKDF2-HMAC-SHA512 (64 bytes)>
+
+which ``mosquitto_passwd`` writes and the broker checks on every CONNECT.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+import string
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .models import DEVICE_ID_PATTERN
+
+EVENTS_TOPIC = "tz/devices/{}/events"  # contract section 5
+ACKS_TOPIC = "tz/devices/{}/acks"
+
+# Device passwords are 192 random bits (secrets.token_urlsafe(24)): no amount
+# of stretching matters against guessing them, and the broker runs PBKDF2 in
+# its single thread on every CONNECT, so a reconnect storm of thousands of
+# devices must stay cheap. 101 is mosquitto_passwd's own default.
+DEVICE_ITERATIONS = 101
+# The gateway's password is chosen by an operator and may be weaker: stretch
+# it more (about 10 ms of broker time per gateway CONNECT).
+GATEWAY_ITERATIONS = 10_000
+SALT_BYTES = 12
+HASH_BYTES = 64
+
+_B64 = r"[A-Za-z0-9+/]+={0,2}"
+_PBKDF2_HASH = re.compile(rf"\$7\$([1-9][0-9]{{0,9}})\$({_B64})\$({_B64})")
+_USERNAME = re.compile(DEVICE_ID_PATTERN)
+
+
+class BrokerConfigError(ValueError):
+    """A user name or stored hash cannot be written into Mosquitto's files safely."""
+
+
+@dataclass(frozen=True)
+class PasswordEntry:
+    """One line of the password file: a user and its stored ``$7$`` hash."""
+
+    username: str
+    password_hash: str
+
+
+def new_device_password() -> str:
+    """A fresh random MQTT password for a device (shown once, never stored)."""
+    return secrets.token_urlsafe(24)
+
+
+def hash_password(password: str, *, iterations: int = DEVICE_ITERATIONS,
+                  salt: bytes | None = None) -> str:
+    """The Mosquitto 2 ``$7$`` PBKDF2-HMAC-SHA512 hash of ``password``."""
+    if not password:
+        raise BrokerConfigError("an MQTT password may not be empty")
+    salt = secrets.token_bytes(SALT_BYTES) if salt is None else salt
+    if len(salt) != SALT_BYTES:
+        raise BrokerConfigError(f"Mosquitto 2.0 needs a {SALT_BYTES}-byte salt")
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations, HASH_BYTES)
+    return f"$7${iterations}${_b64(salt)}${_b64(digest)}"
+
+
+def password_matches(password: str, stored: str) -> bool:
+    """True when ``password`` is the one ``stored`` (a ``$7$`` hash) was made from."""
+    iterations, salt, expected = parse_password_hash(stored)
+    actual = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations, HASH_BYTES)
+    return hmac.compare_digest(actual, expected)
+
+
+def parse_password_hash(stored: str) -> tuple[int, bytes, bytes]:
+    """(iterations, salt, hash) of a ``$7$`` line; anything else is a BrokerConfigError."""
+    match = _PBKDF2_HASH.fullmatch(stored)
+    if match is None:
+        raise BrokerConfigError("not a Mosquitto $7$ PBKDF2-SHA512 hash")
+    try:
+        salt = base64.b64decode(match[2], validate=True)
+        digest = base64.b64decode(match[3], validate=True)
+    except ValueError as error:
+        raise BrokerConfigError("the hash's salt or digest is not base64") from error
+    if len(salt) != SALT_BYTES or len(digest) != HASH_BYTES:
+        raise BrokerConfigError("the hash's salt or digest has the wrong length")
+    return int(match[1]), salt, digest
+
+
+def check_username(username: str) -> str:
+    """``username`` if it is safe in both files: a device id's alphabet
+    (no ``:``, spaces, line breaks, nor the MQTT wildcards ``+ # /``)."""
+    if not isinstance(username, str) or not _USERNAME.fullmatch(username):
+        raise BrokerConfigError(
+            f"MQTT user name {username!r} must be 1 to 64 of A-Z a-z 0-9 . _ -")
+    return username
+
+
+def render_password_file(entries: Iterable[PasswordEntry]) -> str:
+    """The password file: one ``user:hash`` line each, every name and hash checked,
+    so no stored value can add a line of its own."""
+    lines = []
+    seen: set[str] = set()
+    for entry in entries:
+        check_username(entry.username)
+        parse_password_hash(entry.password_hash)
+        if entry.username in seen:
+            raise BrokerConfigError(f"MQTT user {entry.username!r} appears twice")
+        seen.add(entry.username)
+        lines.append(f"{entry.username}:{entry.password_hash}\n")
+    return "".join(lines)
+
+
+def render_acl_file(gateway_username: str) -> str:
+    """The ACL file: each device publishes only its own events and reads only
+    its own acks; only the gateway reads every device's events and writes acks."""
+    gateway = check_username(gateway_username)
+    return "\n".join([
+        "# Generated by `tradezone mqtt sync`; edits are overwritten.",
+        "# Mosquitto checks these on every PUBLISH and every delivery: an unlisted",
+        "# topic is denied (MQTT 5 PUBACK 0x87 'Not authorized').",
+        "",
+        "# The gateway (TZ_MQTT_USERNAME): all events in, all acks out; the $share",
+        "# line lets several gateway processes split the events (MQTT 5 shared",
+        "# subscriptions, $share/<group>/<filter>).",
+        f"user {gateway}",
+        f"topic read {EVENTS_TOPIC.format('+')}",
+        f"topic read $share/+/{EVENTS_TOPIC.format('+')}",
+        f"topic write {ACKS_TOPIC.format('+')}",
+        "",
+        "# Every device, by its user name (= its device id): its own topics only.",
+        f"pattern write {EVENTS_TOPIC.format('%u')}",
+        f"pattern read {ACKS_TOPIC.format('%u')}",
+        "",
+    ])
+
+
+def device_entries(rows: Iterable[tuple[str, str | None]], gateway_username: str,
+                   ) -> tuple[list[PasswordEntry], list[str]]:
+    """Password entries of the active devices ``rows`` (id, stored hash), and
+    why any were left out: no hash, an unusable hash, or the gateway's own name
+    (a device called like the gateway would get the gateway's rights)."""
+    entries, skipped = [], []
+    for device_id, stored in rows:
+        if device_id == gateway_username:
+            skipped.append(f"{device_id}: has the gateway's user name")
+            continue
+        if stored is None:
+            skipped.append(f"{device_id}: has no MQTT password")
+            continue
+        try:
+            check_username(device_id)
+            parse_password_hash(stored)
+        except BrokerConfigError as error:
+            skipped.append(f"{device_id}: {error}")
+            continue
+        entries.append(PasswordEntry(device_id, stored))
+    return entries, skipped
+
+
+def render_broker_config(template: str, *, port: int, state_dir: str, auth_dir: str,
+                         pid_file: str, log_file: str, user: str = "mosquitto") -> str:
+    """The shipped ``deploy/mosquitto/mosquitto.conf.in`` with its ``${...}`` filled in."""
+    return string.Template(template).substitute(
+        port=int(port), state_dir=state_dir.rstrip("/"), auth_dir=auth_dir.rstrip("/"),
+        pid_file=pid_file, log_file=log_file, user=user)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
