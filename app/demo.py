@@ -3,9 +3,11 @@
 Six organisations (an exporter, an importer, a carrier, a bank, a customs
 authority and a regulator), an invoice, a packing list, a customs
 declaration, an electronic bill of lading moved from the shipper to the bank,
-and a consent letting the foreign buyer read the invoice and packing list.
-The README walks on from there: the bank hands the eBL to the buyer, who
-surrenders it to the carrier. Tokens go to a 0600 JSON file.
+a consent letting the foreign buyer read the invoice and packing list, and
+three customs edge devices (a container scanner, a seal, a cold-chain
+sensor). The README walks on from there: the bank hands the eBL to the
+buyer, who surrenders it to the carrier. Tokens go to a 0600 JSON file; the
+devices' private keys and MQTT passwords to the simulator's 0600 keys file.
 """
 
 from __future__ import annotations
@@ -13,17 +15,20 @@ from __future__ import annotations
 import copy
 import json
 import os
+import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from app.consent import services as consents
+from app.devices import services as devices
 from app.documents import ebl, services as documents
 from app.documents.types import DOCUMENT_TYPES
 from app.identity.auth import Principal
 from app.identity.models import Role
 from app.identity.services import create_organization
 from app.platform import Platform
+from iot_gateway.simulator import ALGS, KINDS, SimulatedDevice, save_keys_file
 
 CAST = (
     ("exporter", "Shanghai Lotus Export Co.", Role.FIRM),
@@ -33,6 +38,11 @@ CAST = (
     ("customs", "Zone Customs Authority", Role.CUSTOMS),
     ("regulator", "Zone Data Regulator", Role.REGULATOR),
 )
+
+
+def devices_file_for(tokens_file: Path) -> Path:
+    """Where the sample devices' keys go: beside the tokens file."""
+    return tokens_file.with_name("demo-devices.json")
 
 
 def load_demo(platform: Platform, tokens_file: Path) -> dict[str, Any]:
@@ -67,11 +77,24 @@ def load_demo(platform: Platform, tokens_file: Path) -> dict[str, Any]:
             document_ids=[invoice, packing_list],
             data_categories=["reference", "party", "commercial", "logistics"],
             destination="DE", expires_at=now + timedelta(days=90)), now)
+        simulated = [_register_device(session, notary, who["customs"], n, now) for n in range(3)]
+    save_keys_file(devices_file_for(tokens_file), simulated)
     sample = {"organisations": orgs, "documents": {
         "invoice": invoice, "packing_list": packing_list, "customs_declaration": declaration,
-        "bill_of_lading": bill}, "consent": consent.id}
+        "bill_of_lading": bill}, "consent": consent.id,
+        "devices": [device.device_id for device in simulated]}
     _write_private(tokens_file, json.dumps(sample, indent=2))
     return sample
+
+
+def _register_device(session, notary, customs: Principal, n: int, now) -> SimulatedDevice:
+    """Register the simulator's ``n``-th kind of device, as customs would over the API."""
+    kind, alg = KINDS[n % len(KINDS)], ALGS[n % len(ALGS)]
+    device = SimulatedDevice.new(f"zone-{kind.replace('_', '-')}-{n + 1}", alg, kind)
+    device.mqtt_password = secrets.token_urlsafe(24)
+    devices.register(session, notary, customs, devices.NewDevice(
+        device.device_id, alg, device.public_pem(), kind), device.mqtt_password, now)
+    return device
 
 
 def _example(doc_type: str, org_ids: dict[str, str]) -> dict[str, Any]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import stat
 
-from app.demo import load_demo
+from app.demo import devices_file_for, load_demo
+from iot_gateway.simulator import load_keys_file
 from ledger.logcheck import StoredCheckpointRow, check_log
 from ledger.sqlstore import SqlLog
 
@@ -13,6 +14,10 @@ def test_demo_loads_once_and_the_walkthrough_starts_from_it(platform, app, tmp_p
     tokens = tmp_path / "demo-tokens.json"
     sample = load_demo(platform, tokens)
     assert stat.S_IMODE(tokens.stat().st_mode) == 0o600
+    devices = load_keys_file(devices_file_for(tokens))
+    assert [d.device_id for d in devices] == sample["devices"] and len(devices) == 3
+    assert all(d.mqtt_password for d in devices)
+    assert stat.S_IMODE(devices_file_for(tokens).stat().st_mode) == 0o600
     assert load_demo(platform, tokens) == sample  # a second load changes nothing
     client = app.test_client()
 
@@ -27,6 +32,8 @@ def test_demo_loads_once_and_the_walkthrough_starts_from_it(platform, app, tmp_p
     declaration = client.get(f"/api/v1/documents/{docs['customs_declaration']}",
                              headers=headers("customs"))
     assert declaration.get_json()["access"] == "full"
+    registered = client.get("/api/v1/devices", headers=headers("customs")).get_json()["items"]
+    assert sorted(d["device_id"] for d in registered) == sorted(sample["devices"])
     with platform.db.read() as session:
         log = SqlLog(session.connection())
         report = check_log(log.iter_leaves(), [StoredCheckpointRow(c.size, c.root_hash, c.note)
