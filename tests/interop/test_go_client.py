@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ import pytest
 
 import ledger
 from ledger import keys
-from tests.services.ports import free_port
+from tests.services.tradezone_server import serving, tradezone
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent  # the venv's bin: tradezone lives next to python
@@ -79,56 +78,14 @@ class Server:
             return json.load(response)
 
 
-def _wait_healthy(proc: subprocess.Popen, url: str, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=1) as response:
-                if response.status == 200:
-                    return True
-        except OSError:
-            pass
-        time.sleep(0.1)
-    return False
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """SIGTERM the gunicorn master (it stops its workers); SIGKILL its group if stuck."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # the session we started it in
-            proc.wait(timeout=10)
-
-
 @pytest.fixture
 def server(database_url, tmp_path) -> Server:
     """``tradezone serve`` as a subprocess on a free port, always stopped afterwards."""
     env = {**os.environ, "TZ_DATABASE_URL": database_url,
            "TZ_LEDGER_KEY_FILE": str(tmp_path / "key.pem")}
-    subprocess.run([str(BIN / "tradezone"), "db", "upgrade"], env=env, check=True,
-                   capture_output=True, timeout=120)
-    log_path = tmp_path / "server.log"
-    for _attempt in range(3):  # the free port may be taken before gunicorn binds it
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        with open(log_path, "ab") as log:
-            proc = subprocess.Popen(
-                [str(BIN / "tradezone"), "serve", "--host", "127.0.0.1", "--port", str(port),
-                 "--workers", "2"],
-                env=env, cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            if _wait_healthy(proc, url):
-                yield Server(url, env)
-                return
-        finally:
-            _stop(proc)
-    pytest.fail(f"tradezone serve did not become healthy; log:\n{log_path.read_text()}")
+    tradezone(env, "db", "upgrade")
+    with serving(env, tmp_path, workers=2) as url:
+        yield Server(url, env)
 
 
 def run_go(go_client: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -27,7 +25,7 @@ from ledger.audit import verify_bundle_file
 from ledger.keys import load_signing_key
 from ledger.sqlstore import SqlLog, checkpoints, entries, head, tree
 from tests.app.conftest import cast, submit  # noqa: F401  (fixtures used here too)
-from tests.services.ports import free_port
+from tests.services.tradezone_server import serving
 
 BIN = Path(sys.executable).parent
 
@@ -46,52 +44,14 @@ class Server:
             return response.read()
 
 
-def _wait_healthy(proc: subprocess.Popen, url: str, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=1) as response:
-                if response.status == 200:
-                    return True
-        except OSError:
-            time.sleep(0.1)
-    return False
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # the session we started it in
-            proc.wait(timeout=10)
-
-
 @pytest.fixture
 def server(platform, tmp_path) -> Server:
     """``tradezone serve`` on the test's database and ledger key, stopped afterwards."""
     config = platform.config
     env = {**os.environ, "TZ_DATABASE_URL": config.database_url,
            "TZ_LEDGER_KEY_FILE": str(config.ledger_key_file), "TZ_VAR_DIR": str(tmp_path)}
-    log_path = tmp_path / "server.log"
-    for _attempt in range(3):  # the free port may be taken before gunicorn binds it
-        url = f"http://127.0.0.1:{free_port()}"
-        with open(log_path, "ab") as log:
-            proc = subprocess.Popen(
-                [str(BIN / "tradezone"), "serve", "--host", "127.0.0.1",
-                 "--port", url.rsplit(":", 1)[1], "--workers", "1"],
-                env=env, cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            if _wait_healthy(proc, url):
-                yield Server(url, env)
-                return
-        finally:
-            _stop(proc)
-    pytest.fail(f"tradezone serve did not become healthy; log:\n{log_path.read_text()}")
+    with serving(env, tmp_path) as url:
+        yield Server(url, env)
 
 
 class Insider:

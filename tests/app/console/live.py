@@ -7,10 +7,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,9 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from tests.services.ports import free_port
+from tests.services.tradezone_server import serving, tradezone
 
-BIN = Path(sys.executable).parent  # the venv's bin: tradezone lives next to python
 CHROMIUM = "/usr/bin/chromium"
 # What the machine notes say Chromium needs here: no sandbox as root, and no
 # background connections to hosts this closed network refuses.
@@ -46,12 +41,6 @@ class LiveServer:
             return json.load(answer)
 
 
-def _tradezone(env: dict[str, str], *args: str) -> None:
-    done = subprocess.run([str(BIN / "tradezone"), *args], env=env, capture_output=True,
-                          text=True, timeout=120)
-    assert done.returncode == 0, f"tradezone {' '.join(args)} failed:\n{done.stderr}"
-
-
 def _quarantine_sample(database_url: str) -> None:
     """Two refused device messages, so the quarantine page has something to show."""
     from app.db import Database
@@ -70,32 +59,6 @@ def _quarantine_sample(database_url: str) -> None:
     db.dispose()
 
 
-def _wait_healthy(proc: subprocess.Popen, url: str, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=1) as answer:
-                if answer.status == 200:
-                    return True
-        except OSError:
-            pass
-        time.sleep(0.1)
-    return False
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """SIGTERM the gunicorn master (it stops its workers); SIGKILL its group if stuck."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # the session we started it in
-            proc.wait(timeout=10)
-
-
 @contextmanager
 def live_server(workdir: Path) -> Iterator[LiveServer]:
     """``tradezone serve`` (two workers, SQLite) with the sample trade loaded."""
@@ -103,27 +66,12 @@ def live_server(workdir: Path) -> Iterator[LiveServer]:
     env = {**os.environ, "TZ_VAR_DIR": str(workdir), "TZ_DATABASE_URL": database_url,
            "TZ_LEDGER_KEY_FILE": str(workdir / "ledger-key.pem")}
     tokens_file = workdir / "demo-tokens.json"
-    _tradezone(env, "db", "upgrade")
-    _tradezone(env, "demo", "load", "--tokens-file", str(tokens_file))
+    tradezone(env, "db", "upgrade")
+    tradezone(env, "demo", "load", "--tokens-file", str(tokens_file))
     _quarantine_sample(database_url)
     sample = json.loads(tokens_file.read_text())
-    log_path = workdir / "server.log"
-    for _attempt in range(3):  # the free port may be taken before gunicorn binds it
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        with open(log_path, "ab") as log:
-            proc = subprocess.Popen(
-                [str(BIN / "tradezone"), "serve", "--host", "127.0.0.1", "--port", str(port),
-                 "--workers", "2"],
-                env=env, cwd=workdir, stdin=subprocess.DEVNULL, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            if _wait_healthy(proc, url):
-                yield LiveServer(url, sample, log_path)
-                return
-        finally:
-            _stop(proc)
-    raise AssertionError(f"tradezone serve did not become healthy; log:\n{log_path.read_text()}")
+    with serving(env, workdir, workers=2) as url:
+        yield LiveServer(url, sample, workdir / "server.log")
 
 
 @contextmanager
