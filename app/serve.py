@@ -37,5 +37,9 @@ def serve(config: Config, host: str, port: int, workers: int) -> None:
     with platform.db.write() as session:
         platform.notary.ensure_checkpoint(session)
     platform.db.dispose()
+    # Sync workers measured fastest here (bench/api_bench.py). A sync worker
+    # streaming a large audit bundle cannot heartbeat, so the timeout is long;
+    # gunicorn's control socket is per user by default and would be shared by
+    # every server on the machine.
     _Server(config, {"bind": f"{host}:{port}", "workers": workers, "worker_class": "sync",
-                     "accesslog": "-", "timeout": 60}).run()
+                     "accesslog": "-", "timeout": 600, "control_socket_disable": True}).run()

@@ -24,6 +24,14 @@ Scenarios, each measured at every server setting (``--servers``):
   same request body, one SQLAlchemy Core INSERT in its own transaction through
   ``app.db.make_engine`` (same pragmas and ``BEGIN IMMEDIATE`` as the app's
   writers), 201 JSON. Same gunicorn setting, same load generator settings.
+- ``bare_get`` (full runs, or ``--bare-get``): ``GET /healthz`` of the same
+  bare app, no database: what any GET costs through gunicorn and Flask, the
+  ceiling for the proof scenario.
+
+Each row also gives the server's CPU per request (user + system time of the
+gunicorn master and workers, from /proc, divided by the responses) and the
+CPU share of server and client: on 2 cores, N ms of server CPU per request
+caps the rate at 2000/N per second whatever the concurrency.
 
 The app is served exactly as the platform serves it (``tradezone serve``,
 sync workers, access log on) for ``sync:N`` settings; ``gthread:NxT`` settings
@@ -37,7 +45,7 @@ Every response must be 2xx: any other status, socket error or timeout fails
 the run. At the end of each app server's run the ledger must have grown by
 exactly the number of 2xx submissions and reads the server logged (GET
 /api/v1/ledger/checkpoint before and after); the client's own 2xx count may
-only fall short of that by requests still in flight when wrk stopped. Then
+only fall short of that by requests still in flight when it stopped. Then
 ``tradezone ledger check`` must pass on the benchmark database, and one
 inclusion proof fetched over HTTP is verified against the signed checkpoint.
 
@@ -57,6 +65,7 @@ import os
 import platform as pyplatform
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -92,11 +101,13 @@ WRK_TIMEOUT_S = 10
 SERVER_START_TIMEOUT_S = 60
 SCENARIOS = ("submit", "read", "proof")
 SCENARIO_TITLES = {
-    "submit": "submit: POST /documents (invoice + notarization)",
-    "read": "read under consent: GET /documents/<id> (+ access entry)",
-    "proof": "inclusion proof: GET /ledger/proofs/inclusion",
-    "baseline": "baseline: bare Flask POST, one INSERT",
+    "submit": "submit (POST /documents, notarized)",
+    "read": "read under consent (+ access entry)",
+    "proof": "inclusion proof (GET, public)",
+    "baseline": "baseline: bare Flask, 1 INSERT",
+    "bare_get": "bare Flask GET, no database",
 }
+EXTRA = ("baseline", "bare_get")
 # Which access-log lines are ledger writes: a document submission, a document read.
 _ACCESS_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<status>\d{3}) ')
 _SUBMIT_PATH = re.compile(r"/api/v1/documents/?(\?.*)?$")
@@ -157,6 +168,8 @@ class Settings:
     load_wait: float
     seed: int
     tmpdir: str | None
+    profile: bool = False
+    bare_get: bool = True
 
     def connections_for(self, server: ServerSetting) -> int:
         return self.connections or max(4, 2 * server.concurrency)
@@ -183,7 +196,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
     parser.add_argument("--database-url",
                         help="benchmark against this database instead of a temporary SQLite "
                              "file; it must be an empty database dedicated to the run (it is "
-                             "migrated and filled, not cleaned); the baseline table goes there too")
+                             "migrated and filled, not cleaned); on PostgreSQL the baseline's "
+                             "table goes there too")
     parser.add_argument("--postgres", action="store_true",
                         help="start a throwaway PostgreSQL (tests/services/postgres.py) and "
                              "benchmark on it (needs the Debian 'postgresql' package)")
@@ -195,6 +209,13 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
                              "then measure anyway and say so")
     parser.add_argument("--seed", type=int, default=20261123, help="for the proofs' random indexes")
     parser.add_argument("--tmpdir", help="where the temporary directory goes")
+    parser.add_argument("--profile", action="store_true",
+                        help="after the measurements at the first server setting, run the "
+                             "submit load once more under py-spy (all workers) and print where "
+                             "the server's CPU goes to stderr (.venv/bin/pip install py-spy)")
+    parser.add_argument("--bare-get", action=argparse.BooleanOptionalAction,
+                        help="also measure GET /healthz of the bare Flask app, the ceiling of "
+                             "any read through gunicorn + Flask (default: on, off with --quick)")
     args = parser.parse_args(argv)
     if args.database_url and args.postgres:
         parser.error("--database-url and --postgres exclude each other")
@@ -212,7 +233,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         connections=args.connections, client=args.client, database_url=args.database_url,
         postgres=args.postgres, max_load=args.max_load,
         load_wait=args.load_wait if args.load_wait is not None else (0.0 if args.quick else 300.0),
-        seed=args.seed, tmpdir=args.tmpdir)
+        seed=args.seed, tmpdir=args.tmpdir, profile=args.profile,
+        bare_get=args.bare_get if args.bare_get is not None else not args.quick)
 
 
 def log_progress(message: str, _start=[None]) -> None:  # noqa: B006 - a process-wide clock
@@ -227,6 +249,32 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
         return sock.getsockname()[1]
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU of every live process in process group ``pgid`` (a gunicorn
+    master and its workers), from /proc."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        # after "(comm)": state ppid pgrp session ... utime(12th) stime(13th)
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / _CLOCK_TICKS
+
+
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_command(argv: Sequence[str], env: dict[str, str], timeout: float,
@@ -261,7 +309,12 @@ class Server:
                  workdir: Path) -> None:
         self.name = name
         self.argv = argv
-        self.env = env
+        # gunicorn >= 25 opens a control socket at $XDG_RUNTIME_DIR/gunicorn.ctl, else
+        # ~/.gunicorn/gunicorn.ctl, shared with every other gunicorn on the machine:
+        # give each benchmark server its own directory instead.
+        runtime_dir = workdir / f"{name}.run"
+        runtime_dir.mkdir(mode=0o700, exist_ok=True)
+        self.env = {**env, "XDG_RUNTIME_DIR": str(runtime_dir)}
         self.port = port
         self.access_log = workdir / f"{name}.access.log"
         self.error_log = workdir / f"{name}.error.log"
@@ -270,6 +323,12 @@ class Server:
     @property
     def base_url(self) -> str:
         return f"http://{HOST}:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        """The master's pid, which is also the group id of its workers."""
+        assert self.process is not None
+        return self.process.pid
 
     def start(self) -> "Server":
         with open(self.access_log, "ab") as out, open(self.error_log, "ab") as err:
@@ -443,10 +502,21 @@ class LoadResult:
     p99_ms: float
     mean_ms: float
     max_ms: float
+    server_cpu_s: float = 0.0   # CPU of the gunicorn master + workers during the run
+    client_cpu_s: float = 0.0   # CPU of the load generator
 
     @property
     def per_s(self) -> float:
         return self.ok / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def server_cpu_ms(self) -> float:
+        """Server CPU per completed request (ms)."""
+        return 1000 * self.server_cpu_s / self.requests if self.requests else 0.0
+
+    @property
+    def client_cpu_ms(self) -> float:
+        return 1000 * self.client_cpu_s / self.requests if self.requests else 0.0
 
 
 _LUA = r"""-- written by bench/api_bench.py for one scenario
@@ -654,17 +724,27 @@ class LoadGenerator:
             version = run_command(["wrk", "--version"], dict(os.environ), 10, "wrk").stdout
             match = re.search(r"wrk\s+(\S+)", version)
             return f"wrk {match.group(1) if match else '?'} (1 thread, C)"
-        return "Python asyncio client (FALLBACK: wrk not installed; it takes CPU from the server)"
+        why = ("chosen with --client python" if shutil.which("wrk")
+               else "FALLBACK: wrk not installed")
+        return f"Python asyncio client ({why}; it takes much more CPU from the server than wrk)"
 
     def run(self, server: Server, load: Load, connections: int, seconds: float,
             check: bool = True) -> LoadResult:
         self._runs += 1
         seed = self.seed + self._runs
+        server_cpu = group_cpu_seconds(server.pid)
         if self.kind == "wrk":
+            client_cpu = children_cpu_seconds()
             result = run_wrk(server.base_url, load, connections, seconds, self.workdir, seed,
                              f"{self._runs:03d}-{load.name}")
+            result.client_cpu_s = children_cpu_seconds() - client_cpu
         else:
+            client_cpu = time.process_time()
             result = run_python_client(server.port, load, connections, seconds, seed)
+            result.client_cpu_s = time.process_time() - client_cpu
+        # Requests still in flight when the client stopped are not counted, nor is
+        # their CPU (mostly): the figure is an estimate good to a few per cent.
+        result.server_cpu_s = group_cpu_seconds(server.pid) - server_cpu
         if check:
             require_all_ok(load, server, result)
         return result
@@ -733,6 +813,7 @@ class Bench:
             "proof": Load("proof", "GET", "/api/v1/ledger/proofs/inclusion",
                           proof_tree_size=proof_tree_size),
             "baseline": Load("baseline", "POST", "/rows", body_file=self.workdir / "submit.json"),
+            "bare_get": Load("bare_get", "GET", "/healthz"),
         }
 
     # one request of each kind, checked for content ---------------------------
@@ -791,7 +872,11 @@ class Bench:
                     write_runs += 1
                 self.runs.append(Run(scenario, setting.label, connections, result, note))
                 log_progress(f"    {result.per_s:,.0f}/s, p50 {result.p50_ms:.1f} ms, "
-                             f"p99 {result.p99_ms:.1f} ms")
+                             f"p99 {result.p99_ms:.1f} ms, server CPU "
+                             f"{result.server_cpu_ms:.2f} ms/request")
+            if self.settings.profile and setting == self.settings.servers[0]:
+                client_writes += self.profile_submit(server, connections)
+                write_runs += 1
             size_after = settled_ledger_size(server)
         # Stopped: every access-log line is written.
         lines = server.access_lines()
@@ -806,7 +891,7 @@ class Bench:
         in_flight = server_writes - client_writes
         line = (f"{setting.label}: ledger {size_before:,} -> {size_after:,} (+{added:,}) = "
                 f"{server_writes:,} 2xx submissions+reads in the server's access log; client saw "
-                f"{client_writes:,} (+{in_flight} in flight when wrk stopped)")
+                f"{client_writes:,} (+{in_flight} in flight when the client stopped)")
         self.accounting.append(line)
         log_progress("  " + line)
         if added != server_writes:
@@ -816,6 +901,32 @@ class Bench:
             raise BenchFailure(f"ledger accounting: the server logged {server_writes:,} writes, "
                                f"the client counted {client_writes:,} 2xx answers")
         self.ledger_added += added
+
+    def profile_submit(self, server: Server, connections: int) -> int:
+        """One more submit run with py-spy sampling every server process; returns
+        the 2xx count (for the ledger accounting)."""
+        py_spy = shutil.which("py-spy", path=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
+        if py_spy is None:
+            raise BenchFailure("--profile needs py-spy: .venv/bin/pip install py-spy")
+        seconds = max(2, int(self.settings.duration))
+        output = self.workdir / "submit-profile.txt"
+        log_progress(f"  profiling submit under py-spy for {seconds} s")
+        spy = subprocess.Popen(
+            [py_spy, "record", "--subprocesses", "--nonblocking", "--rate", "200", "--format",
+             "raw", "--duration", str(seconds), "--pid", str(server.pid), "-o", str(output)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            time.sleep(0.5)  # let py-spy attach before the load starts
+            result = self.generator.run(server, self.loads(0)["submit"], connections, seconds)
+            _, spy_err = spy.communicate(timeout=seconds + 60)
+        except BaseException:
+            _kill_group(spy)
+            raise
+        if spy.returncode != 0 or not output.exists():
+            raise BenchFailure(f"py-spy failed ({spy.returncode}): {spy_err.strip()[-500:]}")
+        print_profile(output, f"submit, {server.name}, {result.per_s:,.0f}/s under py-spy "
+                              f"({connections} connections, {seconds} s)")
+        return result.ok
 
     def measure_baseline(self, setting: ServerSetting) -> None:
         connections = self.settings.connections_for(setting)
@@ -830,7 +941,20 @@ class Bench:
             result = self.generator.run(server, load, connections, self.settings.duration)
             self.runs.append(Run("baseline", setting.label, connections, result))
             log_progress(f"    {result.per_s:,.0f}/s, p50 {result.p50_ms:.1f} ms, "
-                         f"p99 {result.p99_ms:.1f} ms")
+                         f"p99 {result.p99_ms:.1f} ms, server CPU "
+                         f"{result.server_cpu_ms:.2f} ms/request")
+            if self.settings.bare_get:
+                get = self.loads(0)["bare_get"]
+                log_progress(f"  {setting.label}: bare GET ({connections} connections, "
+                             f"{self.settings.warmup:g} s warm-up + {self.settings.duration:g} s)")
+                if self.settings.warmup > 0:
+                    self.generator.run(server, get, connections, self.settings.warmup)
+                result = self.generator.run(server, get, connections, self.settings.duration)
+                self.runs.append(Run("bare_get", setting.label, connections, result,
+                                     "ceiling for any GET"))
+                log_progress(f"    {result.per_s:,.0f}/s, p50 {result.p50_ms:.1f} ms, "
+                             f"p99 {result.p99_ms:.1f} ms, server CPU "
+                             f"{result.server_cpu_ms:.2f} ms/request")
         lines = server.access_lines()
         inserted = baseline_app.count_rows(self.baseline_url) - rows_before
         logged = sum(1 for method, path, status in lines
@@ -858,6 +982,55 @@ def without_org_ids(value):
     return value
 
 
+# -- profile summary (--profile) ---------------------------------------------------
+
+_PROFILE_LIBRARY_FRAMES = (
+    "SyncWorker.handle (", "ThreadWorker.handle (", "Request.__init__ (gunicorn",
+    "Response.write (gunicorn", "close_graceful (", "Logger.access (", "Flask.__call__ (",
+    "Schema.load (marshmallow", "Schema.dump (marshmallow", "Session.flush (",
+    "Session.execute (", "DefaultDialect.do_execute (", "DefaultDialect.do_commit (",
+    "_begin_sqlite_transaction (", "Connection.begin (", "EdDSASigScheme.sign (",
+    "dumps (rfc8785", "dumps (json", "sha256",
+)
+
+
+def read_collapsed(path: Path) -> list[tuple[list[str], int]]:
+    """py-spy's raw (collapsed) stacks, without process frames and line numbers."""
+    stacks, pending = [], ""
+    for line in path.read_text(errors="replace").splitlines():
+        pending += line
+        stack, _, count = pending.rpartition(" ")
+        if not count.isdigit():
+            continue  # a frame name with a newline in it: the stack goes on
+        pending = ""
+        frames = [re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")
+                  if not frame.startswith("process ")]
+        stacks.append((frames or ["<no Python frame>"], int(count)))
+    return stacks
+
+
+def print_profile(path: Path, title: str, top: int = 25) -> None:
+    stacks = read_collapsed(path)
+    total = sum(count for _, count in stacks) or 1
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    for frames, count in stacks:
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + count
+        own[frames[-1]] = own.get(frames[-1], 0) + count
+    err = sys.stderr
+    print(f"\n===== py-spy: {title}; {total:,} samples of busy server threads =====", file=err)
+    print("inclusive share, project code and chosen library frames (>= 1%):", file=err)
+    chosen = [(n, f) for f, n in inclusive.items()
+              if (" (app/" in f or " (ledger/" in f or any(k in f for k in _PROFILE_LIBRARY_FRAMES))
+              and n / total >= 0.01]
+    for count, frame in sorted(chosen, reverse=True):
+        print(f"  {100 * count / total:5.1f}%  {frame}", file=err)
+    print(f"own time, top {top}:", file=err)
+    for frame, count in sorted(own.items(), key=lambda item: -item[1])[:top]:
+        print(f"  {100 * count / total:5.1f}%  {frame}", file=err)
+
+
 # -- results ---------------------------------------------------------------------
 
 def best_runs(runs: list[Run]) -> dict[str, Run]:
@@ -876,44 +1049,48 @@ def ratio(value: float, base: float) -> str:
     return f"{value / base:.2f}x" if base else "-"
 
 
+def _cells(title: str, run: Run, base_text: str, ratio_text: str, note: str) -> tuple:
+    r = run.result
+    return (title, run.server, str(run.connections), f"{r.per_s:,.0f}", f"{r.p50_ms:.1f}",
+            f"{r.p99_ms:.1f}", f"{r.server_cpu_ms:.2f}", f"{100 * r.server_cpu_s / r.seconds:.0f}%",
+            f"{100 * r.client_cpu_s / r.seconds:.0f}%", base_text, ratio_text, note)
+
+
 def print_table(runs: list[Run]) -> None:
-    headers = ("scenario", "server", "conns", "req/s", "p50 ms", "p99 ms", "baseline req/s",
-               "ratio", "note")
+    headers = ("scenario", "server", "conns", "req/s", "p50 ms", "p99 ms", "srv CPU ms/req",
+               "srv CPU", "client CPU", "baseline req/s", "ratio", "note")
     cells = [headers]
-    order = {name: i for i, name in enumerate((*SCENARIOS, "baseline"))}
-    for run in sorted(runs, key=lambda r: (order[r.scenario], r.server)):
+    order = {name: i for i, name in enumerate((*SCENARIOS, *EXTRA))}
+    for run in sorted(runs, key=lambda r: order[r.scenario]):
         base = baseline_for(runs, run.server)
-        is_base = run.scenario == "baseline"
-        cells.append((SCENARIO_TITLES[run.scenario], run.server, str(run.connections),
-                       f"{run.result.per_s:,.0f}", f"{run.result.p50_ms:.1f}",
-                       f"{run.result.p99_ms:.1f}",
-                       "-" if is_base or base is None else f"{base.result.per_s:,.0f}",
-                       "-" if is_base or base is None else ratio(run.result.per_s,
-                                                                 base.result.per_s),
-                       run.note))
+        if run.scenario in EXTRA or base is None:
+            cells.append(_cells(SCENARIO_TITLES[run.scenario], run, "-", "-", run.note))
+        else:
+            cells.append(_cells(SCENARIO_TITLES[run.scenario], run, f"{base.result.per_s:,.0f}",
+                                ratio(run.result.per_s, base.result.per_s), run.note))
     best = best_runs(runs)
     base = best.get("baseline")
     cells.append(("",) * len(headers))
-    for scenario in (*SCENARIOS, "baseline"):
+    for scenario in (*SCENARIOS, *EXTRA):
         run = best.get(scenario)
         if run is None:
             continue
-        cells.append((f"BEST {scenario}", run.server, str(run.connections),
-                      f"{run.result.per_s:,.0f}", f"{run.result.p50_ms:.1f}",
-                      f"{run.result.p99_ms:.1f}",
-                      "-" if scenario == "baseline" or base is None
-                      else f"{base.result.per_s:,.0f} ({base.server})",
-                      "-" if scenario == "baseline" or base is None
-                      else ratio(run.result.per_s, base.result.per_s), run.note))
+        if scenario in EXTRA or base is None:
+            cells.append(_cells(f"BEST {scenario}", run, "-", "-", run.note))
+        else:
+            cells.append(_cells(f"BEST {scenario}", run,
+                                f"{base.result.per_s:,.0f} ({base.server})",
+                                ratio(run.result.per_s, base.result.per_s), run.note))
     for scenario, goal in (("submit", GOAL_SUBMIT_PER_S), ("proof", GOAL_PROOF_PER_S)):
         run = best.get(scenario)
         if run is not None:
             met = run.result.per_s >= goal
             cells.append((f"GOAL {scenario} >= {goal:,}/s", run.server, "",
-                          f"{run.result.per_s:,.0f}", "", "", "met" if met else "NOT MET",
-                          ratio(run.result.per_s, goal), "ratio = best / goal"))
+                          f"{run.result.per_s:,.0f}", "", "", "", "", "",
+                          "met" if met else "NOT MET", ratio(run.result.per_s, goal),
+                          "ratio = best / goal"))
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    align = ("<", "<", ">", ">", ">", ">", ">", ">", "<")
+    align = ("<", "<", ">", ">", ">", ">", ">", ">", ">", ">", ">", "<")
     for number, row in enumerate(cells):
         print("  ".join(f"{c:{a}{w}}" for c, a, w in zip(row, align, widths)).rstrip())
         if number == 0:
@@ -923,7 +1100,8 @@ def print_table(runs: list[Run]) -> None:
 def figures(bench: Bench | None, runs: list[Run]) -> dict:
     out: dict = {}
     best = best_runs(runs)
-    keys = {"submit": "submit", "read": "read", "proof": "proof", "baseline": "baseline_insert"}
+    keys = {"submit": "submit", "read": "read", "proof": "proof", "baseline": "baseline_insert",
+            "bare_get": "bare_get"}
     for scenario, name in keys.items():
         run = best.get(scenario)
         if run is None:
@@ -932,11 +1110,15 @@ def figures(bench: Bench | None, runs: list[Run]) -> dict:
         out[f"{name}_p50_ms"] = round(run.result.p50_ms, 2)
         out[f"{name}_p99_ms"] = round(run.result.p99_ms, 2)
         out[f"{name}_server"] = run.server
+        out[f"{name}_server_cpu_ms"] = round(run.result.server_cpu_ms, 3)
     base = best.get("baseline")
     for scenario in SCENARIOS:
         if scenario in best and base is not None:
             out[f"{scenario}_vs_baseline"] = round(best[scenario].result.per_s
                                                    / base.result.per_s, 4)
+    if "proof" in best and "bare_get" in best:
+        out["proof_vs_bare_get"] = round(best["proof"].result.per_s
+                                         / best["bare_get"].result.per_s, 4)
     if "submit" in best:
         out["goal_submit_per_s"] = GOAL_SUBMIT_PER_S
         out["goal_submit_met"] = best["submit"].result.per_s >= GOAL_SUBMIT_PER_S
@@ -947,6 +1129,9 @@ def figures(bench: Bench | None, runs: list[Run]) -> dict:
                     "per_s": round(r.result.per_s, 1), "p50_ms": round(r.result.p50_ms, 2),
                     "p90_ms": round(r.result.p90_ms, 2), "p99_ms": round(r.result.p99_ms, 2),
                     "max_ms": round(r.result.max_ms, 1), "requests": r.result.requests,
+                    "server_cpu_ms_per_req": round(r.result.server_cpu_ms, 3),
+                    "server_cpu_pct": round(100 * r.result.server_cpu_s / r.result.seconds, 1),
+                    "client_cpu_pct": round(100 * r.result.client_cpu_s / r.result.seconds, 1),
                     "seconds": round(r.result.seconds, 2)} for r in runs]
     if bench is not None:
         out["ledger_entries_added"] = bench.ledger_added
@@ -981,6 +1166,18 @@ def wait_for_quiet_machine(settings: Settings) -> tuple[float, bool]:
     return load, load < settings.max_load
 
 
+def code_version() -> str:
+    """The commit measured, "+dirty" when app/, ledger/ or migrations/ differ from it."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                              capture_output=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "app", "ledger",
+                                "migrations"], cwd=ROOT, timeout=10).returncode != 0
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+    return (head or "?") + ("+dirty" if dirty else "")
+
+
 def choose_client(settings: Settings) -> str:
     has_wrk = shutil.which("wrk") is not None
     if settings.client == "wrk" and not has_wrk:
@@ -1000,7 +1197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     client = choose_client(settings)
     info: dict = {"quick": settings.quick, "duration_s": settings.duration,
                   "warmup_s": settings.warmup, "servers": [s.label for s in settings.servers],
-                  "cpus": os.cpu_count(), "python": pyplatform.python_version()}
+                  "cpus": os.cpu_count(), "python": pyplatform.python_version(),
+                  "code": code_version()}
     load_at_start, quiet = wait_for_quiet_machine(settings)
     info["loadavg_start"] = round(load_at_start, 2)
     bench: Bench | None = None
@@ -1017,8 +1215,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             app_url, base_url, backend = (pg.url("tradezone_api_bench"),
                                           pg.url("baseline_api_bench"), "postgresql")
         elif settings.database_url:
-            app_url = base_url = settings.database_url
+            app_url = settings.database_url
             backend = app_url.split(":", 1)[0].split("+", 1)[0]
+            # SQLite: the baseline gets its own one-table file, as in the default run.
+            base_url = (f"sqlite:///{workdir / 'baseline.sqlite3'}" if backend == "sqlite"
+                        else app_url)
         else:
             app_url = f"sqlite:///{workdir / 'tradezone.sqlite3'}"
             base_url = f"sqlite:///{workdir / 'baseline.sqlite3'}"
@@ -1045,14 +1246,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(f"\nAPI benchmark: Tradezone under gunicorn on {backend}, {os.cpu_count()} CPUs, "
           f"Python {pyplatform.python_version()}; {settings.duration:g} s per scenario after "
-          f"{settings.warmup:g} s of warm-up")
+          f"{settings.warmup:g} s of warm-up; code {info['code']}")
     print(f"Load generator: {info['client']}, on the same machine: client and server share "
           f"the {os.cpu_count()} cores.")
     print(f"1-minute load average: {info['loadavg_start']} at start"
           f"{'' if quiet else f' (NOT below {settings.max_load:g}: figures are skewed)'}, "
           f"{info['loadavg_end']} at end (the run itself loads the machine).")
     print("req/s counts 2xx responses only; ratio = req/s / the baseline's req/s at the same "
-          "server setting (BEST rows: best / best baseline).\n")
+          "server setting (BEST rows: best / best baseline).")
+    print("srv CPU ms/req: user+system CPU of gunicorn's master and workers per response; "
+          "srv CPU / client CPU: share of one core (200% = both cores).\n")
     print_table(runs)
     if bench and bench.accounting:
         print("\nLedger accounting (each 2xx submission and read adds exactly one entry):")
