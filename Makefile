@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine:
-#   make run    serve the platform on http://127.0.0.1:8000 (embedded SQLite under var/;
-#               DEMO=no skips loading the sample trade)
+#   make run    the platform on http://127.0.0.1:8000: API, Mosquitto, MQTT gateway and a device
+#               simulator, on the embedded SQLite under var/ (DEMO=no: no sample, no simulator)
 #   make test   run the whole test suite on SQLite and on a throwaway PostgreSQL
 VENV    ?= .venv
 PYTHON  ?= python3
@@ -21,24 +21,20 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 system-packages:
-	bash deploy/ensure-packages.sh postgresql mosquitto golang-go golang-golang-x-mod-dev chromium
+	bash deploy/ensure-packages.sh postgresql mosquitto golang-go golang-golang-x-mod-dev chromium wrk
 
 run: install
-	$(BIN)/tradezone db upgrade
-	@if [ "$(DEMO)" != no ]; then $(BIN)/tradezone demo load; fi
-	@echo
-	@echo "Tradezone API:   http://$(HOST):$(PORT)/api/v1/docs  (OpenAPI: /api/v1/openapi.json)"
-	@echo "Ledger:          curl http://$(HOST):$(PORT)/api/v1/ledger/checkpoint"
-	@echo "Sample tokens:   var/demo-tokens.json (the README walks through the sample trade)"
-	@echo "New org:         $(BIN)/tradezone org create 'Zone Regulator' --role regulator"
-	@echo
-	$(BIN)/tradezone serve --host $(HOST) --port $(PORT)
+	@if [ "$(DEMO)" = no ]; then $(BIN)/python deploy/devstack.py --host $(HOST) --port $(PORT) --no-demo; \
+	else $(BIN)/python deploy/devstack.py --host $(HOST) --port $(PORT); fi
 
 test: install system-packages
 	$(BIN)/pytest
 
 bench: install system-packages
 	$(BIN)/python bench/ledger_bench.py --quick
+	$(BIN)/python bench/api_bench.py --quick
+	$(BIN)/python bench/gateway_bench.py --quick
+	$(BIN)/python bench/audit_bench.py --quick
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

@@ -1,0 +1,227 @@
+"""The gateway: MQTT in, checks, one transaction per batch, acks and answers out.
+
+Threads, besides paho's network thread and the check worker processes::
+
+    paho loop --Received--> Inbox --> "checker" thread --batch--> "writer" thread
+    (enqueue only)                    device lookup,     (queue   one transaction,
+                                      checks (pool)       of 2)   acks in order, answers
+
+The checker prepares batch k+1 while the writer commits batch k. Nothing is
+acknowledged to the broker before its outcome commits; a crash at any point
+leaves the message queued at the broker, which redelivers it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from app.config import Config
+from app.platform import Platform
+
+from . import messages as m
+from .checks import BatchChecker
+from .config import GatewayOptions
+from .inbox import AckOrder, Inbox
+from .logs import log_event
+from .messages import Checked, Outcome, Received, Rejection, Status
+from .metrics import GatewayMetrics
+from .mqtt import MqttLink
+from .pool import CheckPool
+from .registry import load_devices
+from .store import EventStore
+from .topics import acks_topic
+
+log = logging.getLogger("iot_gateway")
+_STOP = object()
+RETRY_MAX_S = 10.0
+SPLIT_AFTER = 3  # failed attempts before a batch is split to find a poison message
+
+
+class Gateway:
+    """One gateway instance; ``start()`` returns at once, ``stop()`` drains and disconnects."""
+
+    def __init__(self, platform: Platform, config: Config, options: GatewayOptions,
+                 metrics: GatewayMetrics | None = None) -> None:
+        self.platform = platform
+        self.options = options
+        self.metrics = metrics or GatewayMetrics()
+        self.inbox = Inbox()
+        self.ack_order = AckOrder()
+        self.pool = CheckPool(options.verify_workers)
+        self.checker = BatchChecker(lambda ids: load_devices(platform.db, ids),
+                                    self.pool.run, options.max_payload_bytes)
+        self.store = EventStore(platform, options.quarantine_raw_bytes)
+        self.link = MqttLink(config.mqtt_host, config.mqtt_port, config.mqtt_username,
+                             config.mqtt_password, options, self._deliver, self.metrics)
+        self._handoff: queue.Queue = queue.Queue(maxsize=2)
+        self._stopping = threading.Event()
+        self.finished = threading.Event()  # set when the gateway cannot go on
+        self.fatal = False
+        self._threads: list[threading.Thread] = []
+        self._last_answer = None
+        self._metrics_server = None
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.options.metrics_port:
+            self._metrics_server = self.metrics.serve(self.options.metrics_host,
+                                                      self.options.metrics_port)
+        self._threads = [threading.Thread(target=self._run_checker, name="checker", daemon=True),
+                         threading.Thread(target=self._run_writer, name="writer", daemon=True)]
+        for thread in self._threads:
+            thread.start()
+        self.link.start()
+        log_event(log, logging.INFO, "gateway_started", client_id=self.options.client_id,
+                  subscription=self.options.subscription, batch_size=self.options.batch_size,
+                  batch_ms=self.options.batch_ms, verify_workers=self.options.verify_workers)
+
+    def stop(self, timeout_s: float = 60.0) -> None:
+        """Finish the batches already taken, ack them, disconnect. Messages still
+        in the inbox are not acknowledged: the broker keeps them for next time."""
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join(timeout=timeout_s)
+        self.link.stop(last_answer=self._last_answer)
+        self.pool.close()
+        if self._metrics_server is not None:
+            self._metrics_server.shutdown()
+        log_event(log, logging.INFO, "gateway_stopped", unacknowledged=len(self.ack_order))
+
+    # -- network thread ----------------------------------------------------------
+
+    def _deliver(self, message: Received) -> None:
+        self.ack_order.expect(message)
+        self.inbox.put(message)
+        self.metrics.received.inc()
+        self.metrics.queue_depth.inc()
+
+    # -- checker thread ----------------------------------------------------------
+
+    def _run_checker(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                batch = self.inbox.take(self.options.batch_size, self.options.batch_ms / 1000)
+                checked = self._check(batch) if batch else None
+                if checked is not None:
+                    self._handoff.put(checked)
+        finally:
+            self._handoff.put(_STOP)
+
+    def _check(self, batch: list[Received]) -> list[Checked] | None:
+        """The checked batch; None if stopping while the checks keep failing (the
+        batch then stays unacknowledged at the broker)."""
+        while True:
+            try:
+                return self.checker.check(batch)
+            except Exception:  # the database read or the worker pool failed: retry
+                log_event(log, logging.ERROR, "check_failed", exc_info=True, size=len(batch))
+                if self._stopping.wait(1.0):
+                    return None
+
+    # -- writer thread -----------------------------------------------------------
+
+    def _run_writer(self) -> None:
+        while True:
+            batch = self._handoff.get()
+            if batch is _STOP:
+                return
+            try:
+                outcomes = self._commit(batch)
+            except _GiveUp:
+                continue  # stopping with the database unreachable: nothing is acked
+            except Exception:
+                # Not even a quarantine row could be written. Acks must stay in
+                # order, so nothing after this batch could be acknowledged: stop,
+                # and let the supervisor restart the gateway (exit status 1).
+                log_event(log, logging.CRITICAL, "writer_failed", exc_info=True)
+                self.fatal = True
+                self.finished.set()
+                continue
+            self._settle(batch, outcomes)
+
+    def _commit(self, batch: Sequence[Checked]) -> list[Outcome]:
+        """Commit ``batch``, retrying; a batch that keeps failing for a reason other
+        than the database being unreachable is split until the poison message is
+        alone, and that one is quarantined as ``internal_error``."""
+        attempt = 0
+        while True:
+            started = time.perf_counter()
+            try:
+                outcomes = self.store.commit(batch)
+                self.metrics.commit_seconds.observe(time.perf_counter() - started)
+                return outcomes
+            except Exception as exc:
+                attempt += 1
+                self.metrics.batch_failures.inc()
+                transient = _is_transient(exc)
+                log_event(log, logging.ERROR, "commit_failed", exc_info=not transient,
+                          size=len(batch), attempt=attempt, error=type(exc).__name__)
+                if not transient and attempt >= SPLIT_AFTER:
+                    return self._commit_split(batch)
+                if self._stopping.wait(min(RETRY_MAX_S, 0.1 * 2 ** attempt)):
+                    raise _GiveUp from exc
+
+    def _commit_split(self, batch: Sequence[Checked]) -> list[Outcome]:
+        if len(batch) == 1:
+            checked = batch[0]
+            if checked.rejection is not None and checked.rejection.reason == m.INTERNAL_ERROR:
+                raise RuntimeError("cannot even quarantine a message")
+            seq = checked.event.seq if checked.event is not None else None
+            rejection = Rejection(m.INTERNAL_ERROR, "no transaction could store this message",
+                                  seq)
+            return self._commit([Checked(checked.message, checked.device_id,
+                                         checked.raw_sha256, rejection=rejection)])
+        middle = len(batch) // 2
+        return self._commit(batch[:middle]) + self._commit(batch[middle:])
+
+    def _settle(self, batch: Sequence[Checked], outcomes: Sequence[Outcome]) -> None:
+        """After the commit: broker acks in arrival order, then the answers."""
+        now = time.monotonic()
+        for message in self.ack_order.settle(c.message for c in batch):
+            if self.link.ack(message):
+                self.metrics.lag.observe(now - message.received_mono)
+        for checked, outcome in zip(batch, outcomes):
+            if checked.device_id is not None:
+                self._last_answer = self.link.publish(acks_topic(checked.device_id),
+                                                      outcome.answer())
+        self._count(batch, outcomes)
+
+    def _count(self, batch: Sequence[Checked], outcomes: Sequence[Outcome]) -> None:
+        statuses = Counter(outcome.status for outcome in outcomes)
+        self.metrics.queue_depth.dec(len(batch))
+        self.metrics.batch_size.observe(len(batch))
+        self.metrics.notarized.inc(statuses[Status.NOTARIZED])
+        self.metrics.duplicates.inc(statuses[Status.DUPLICATE])
+        if statuses[Status.REJECTED]:
+            for checked, outcome in zip(batch, outcomes):
+                if outcome.status is Status.REJECTED:
+                    self._log_rejection(checked, outcome)
+        log_event(log, logging.DEBUG, "batch_committed", size=len(batch),
+                  notarized=statuses[Status.NOTARIZED], duplicates=statuses[Status.DUPLICATE],
+                  rejected=statuses[Status.REJECTED])
+
+    def _log_rejection(self, checked: Checked, outcome: Outcome) -> None:
+        self.metrics.rejected.labels(outcome.reason).inc()
+        log_event(log, logging.INFO, "event_rejected", device=checked.device_id,
+                  reason=outcome.reason, seq=outcome.seq, size=len(checked.message.payload),
+                  raw_sha256=checked.raw_sha256.hex(), redelivered=checked.message.dup)
+
+
+class _GiveUp(Exception):
+    """The gateway is stopping and this batch could not be committed."""
+
+
+def _is_transient(exc: Exception) -> bool:
+    """The database is unreachable or busy (retry as is), as opposed to a
+    statement that fails on this batch's data (split the batch)."""
+    if isinstance(exc, OperationalError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
