@@ -87,7 +87,7 @@ class AckFormatError(ValueError):
 
 @dataclass(frozen=True)
 class Ack:
-    seq: int
+    seq: int | None  # None: a rejection of a message whose seq the gateway could not read
     status: str
     reason: str | None = None
     ledger_index: int | None = None
@@ -108,8 +108,8 @@ def parse_ack(payload: bytes) -> Ack:
     if not isinstance(body, dict):
         raise AckFormatError("ack is not a JSON object")
     seq, status = body.get("seq"), body.get("status")
-    if not _is_int(seq) or status not in ACK_STATUSES:
-        raise AckFormatError("ack lacks an integer seq or a known status")
+    if status not in ACK_STATUSES or not (_is_int(seq) or (seq is None and status == "rejected")):
+        raise AckFormatError("ack lacks a known status, or an integer seq (null only when rejected)")
     reason, index = body.get("reason"), body.get("ledger_index")
     if (reason is not None and not isinstance(reason, str)) or \
             (index is not None and not _is_int(index)):

@@ -153,6 +153,7 @@ def test_events_are_jws_the_registered_key_verifies(alg):
     (b'{"seq": 3, "status": "notarized", "ledger_index": 12}', Ack(3, "notarized", None, 12)),
     (b'{"seq": 4, "status": "duplicate"}', Ack(4, "duplicate")),
     (b'{"seq": 5, "status": "rejected", "reason": "replay"}', Ack(5, "rejected", "replay")),
+    (b'{"seq": null, "status": "rejected", "reason": "malformed"}', Ack(None, "rejected", "malformed")),
 ])
 def test_acks_are_parsed(payload, expected):
     assert parse_ack(payload) == expected
@@ -161,6 +162,7 @@ def test_acks_are_parsed(payload, expected):
 @pytest.mark.parametrize("payload", [b"", b"nope", b"[]", b'{"seq": "3", "status": "notarized"}',
                                      b'{"seq": true, "status": "notarized"}',
                                      b'{"seq": 3, "status": "fine"}',
+                                     b'{"seq": null, "status": "notarized"}',
                                      b'{"seq": 3, "status": "rejected", "reason": 5}',
                                      b'{"seq": 3, "status": "notarized", "ledger_index": 1.5}',
                                      b"\xff\xfe"])
