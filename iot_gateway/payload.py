@@ -7,10 +7,11 @@ name the event the device sent.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date
 from typing import Any
+
+from ledger.strictjson import loads_strict
 
 from .messages import EventPayload
 
@@ -61,8 +62,7 @@ _KIND_NAMES = {str: "string", dict: "JSON object"}
 
 def _json_object(payload: bytes) -> dict[str, Any]:
     try:
-        document = json.loads(payload.decode("utf-8"), object_pairs_hook=_unique_members,
-                              parse_constant=_reject_constant)
+        document = loads_strict(payload)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise BadPayload("payload is not UTF-8 JSON without duplicate names") from exc
     if not isinstance(document, dict):
@@ -90,12 +90,3 @@ def _check_ts(ts: str) -> None:
         raise BadPayload("'ts' has a time of day or offset out of range")
 
 
-def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise ValueError("duplicate member name")
-    return result
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")

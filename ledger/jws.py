@@ -24,6 +24,7 @@ from Crypto.PublicKey import ECC
 from Crypto.Signature import DSS, eddsa
 
 from .errors import SignatureError, VerificationError
+from .strictjson import loads_strict
 
 if TYPE_CHECKING:
     from .publickeys import PublicKey
@@ -220,8 +221,7 @@ def _decode_part(part: str, name: str) -> bytes:
 def _parse_header(raw: bytes) -> dict[str, Any]:
     """RFC 7515 section 5.2 steps 2-5, plus the rules of this profile."""
     try:
-        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_unique_members,
-                            parse_constant=_reject_constant)
+        header = loads_strict(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise MalformedJws("protected header is not UTF-8 JSON without duplicate names") from exc
     if not isinstance(header, dict):
@@ -244,15 +244,6 @@ def _check_header_params(header: dict[str, Any]) -> None:
         raise MalformedJws("header 'b64' other than true is not supported")
 
 
-def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise ValueError("duplicate member name")
-    return result
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _check_alg(alg: str) -> None:

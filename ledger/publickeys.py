@@ -19,13 +19,13 @@ from Crypto.Hash import SHA256
 from Crypto.PublicKey import ECC
 from Crypto.Signature import DSS, eddsa
 
+from .strictjson import loads_strict
 from .jws import (
     _CURVES,
     ALGORITHMS,
     BadSignature,
     KeyFormatError,
     _check_alg,
-    _unique_members,
     base64url_decode,
     base64url_encode,
 )
@@ -145,7 +145,7 @@ def _load_text(alg: str, text: str) -> PublicKey:
     if stripped.startswith("-----"):
         return _from_pem(alg, stripped)
     try:
-        jwk = json.loads(stripped, object_pairs_hook=_unique_members)
+        jwk = loads_strict(stripped)
     except ValueError as exc:
         raise KeyFormatError("key is neither PEM nor JWK JSON") from exc
     if not isinstance(jwk, dict):
