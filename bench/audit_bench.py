@@ -75,6 +75,8 @@ from app.identity.models import Role  # noqa: E402
 from app.identity.services import create_organization  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.notary.models import EntryMeta, EntryRef  # noqa: E402
+import report  # noqa: E402
+from report import fmt, log_progress, percentile, print_rows, rate, ratio  # noqa: E402
 from app.notary.service import PendingEntry, make_entry as app_entry  # noqa: E402
 from app.platform import Platform, build_platform  # noqa: E402
 
@@ -135,57 +137,11 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
 # -- results -------------------------------------------------------------------
 
 @dataclass
-class Row:
-    measurement: str
-    backend: str
-    figure: float | str
-    unit: str
-    baseline: str = "-"
-    ratio: str = "-"
+class Results(report.Results):
+    plans: list[str] = field(default_factory=list)  # the EXPLAINed query plans
 
 
-@dataclass
-class Results:
-    figures: dict = field(default_factory=dict)
-    rows: list[Row] = field(default_factory=list)
-    plans: list[str] = field(default_factory=list)
 
-    def put(self, key: str, value) -> None:
-        self.figures[key] = value
-
-    def row(self, *args, **kwargs) -> None:
-        self.rows.append(Row(*args, **kwargs))
-
-
-def rate(count: int, seconds: float) -> int:
-    return int(round(count / seconds)) if seconds > 0 else 0
-
-
-def fmt(value) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) or abs(value) >= 100:
-        return f"{value:,.0f}"
-    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
-
-
-def ratio(figure: float, baseline: float) -> str:
-    if not baseline:
-        return "-"
-    value = figure / baseline
-    return f"{value:.2f}x" if value >= 0.1 else f"{value:.2g}x"
-
-
-def percentile(values: Sequence[float], pct: float) -> float:
-    ordered = sorted(values)
-    rank = min(len(ordered) - 1, max(0, int(round(pct / 100 * (len(ordered) - 1)))))
-    return ordered[rank]
-
-
-def log_progress(message: str, _start=[None]) -> None:  # noqa: B006 - a process-wide clock
-    if _start[0] is None:
-        _start[0] = perf()
-    print(f"[{perf() - _start[0]:7.1f}s] {message}", file=sys.stderr, flush=True)
 
 
 # -- the log -------------------------------------------------------------------
@@ -508,18 +464,6 @@ def run_backend(backend: str, url: str, settings: Settings, workdir: Path,
 
 # -- output and main -------------------------------------------------------------
 
-def print_table(rows: list[Row]) -> None:
-    headers = ("measurement", "backend", "figure", "unit", "baseline", "ratio")
-    cells = [headers] + [(r.measurement, r.backend, fmt(r.figure), r.unit, r.baseline, r.ratio)
-                         for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    align = ("<", "<", ">", "<", "<", ">")
-    for number, row in enumerate(cells):
-        print("  ".join(f"{c:{a}{w}}" for c, a, w in zip(row, align, widths)).rstrip())
-        if number == 0:
-            print("  ".join("-" * w for w in widths))
-
-
 def _terminate(signum, _frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -569,7 +513,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("ratio = figure / baseline. 1-minute load average: "
           f"{results.figures['loadavg_start']} at start, {results.figures['loadavg_end']} at end "
           "(other work on the machine skews figures)\n")
-    print_table(results.rows)
+    print_rows(results.rows)
     print("\nsearch plans (driver, then the database's plan):")
     for line in results.plans:
         print("  " + line)

@@ -71,7 +71,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -98,6 +98,8 @@ from ledger.sqlstore import SqlLog  # noqa: E402
 from tests.iot_gateway.helpers import GatewayBroker, forget_session, register_device  # noqa: E402
 from tests.services.mosquitto import MosquittoBroker  # noqa: E402
 from tests.services.ports import free_port  # noqa: E402
+import report  # noqa: E402
+from report import fmt, percentile, print_table, ratio  # noqa: E402
 
 GATEWAY_ENV: dict[str, str] = {}  # --gateway-env KEY=VALUE
 GOAL_EVENTS_PER_S = 5000
@@ -156,35 +158,9 @@ class Row:
     ratio: str = "-"
 
 
-@dataclass
-class Results:
-    figures: dict = field(default_factory=dict)
-    rows: list[Row] = field(default_factory=list)
-
-    def put(self, key: str, value) -> None:
-        self.figures[key] = value
-
+class Results(report.Results):
     def row(self, *args, **kwargs) -> None:
         self.rows.append(Row(*args, **kwargs))
-
-
-def fmt(value) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "yes" if value else "NO"
-    if abs(value) >= 100:
-        return f"{value:,.0f}"
-    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
-
-
-def ratio(figure: float, baseline: float) -> str:
-    return f"{figure / baseline:.2f}x" if baseline else "-"
-
-
-def percentile(values: Sequence[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
 
 
 def log_progress(text: str) -> None:
@@ -597,16 +573,10 @@ def _check_platform(platform, expected_events: int) -> None:
 
 # -- output ----------------------------------------------------------------------
 
-def print_table(rows: list[Row]) -> None:
-    headers = ("measurement", "figure", "unit", "ratio", "what it includes")
-    cells = [headers] + [(r.measurement, fmt(r.figure), r.unit, r.ratio, r.includes)
-                         for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    align = ("<", ">", "<", ">", "<")
-    for number, row in enumerate(cells):
-        print("  ".join(f"{c:{a}{w}}" for c, a, w in zip(row, align, widths)).rstrip())
-        if number == 0:
-            print("  ".join("-" * w for w in widths))
+def print_rows(rows: list[Row]) -> None:
+    print_table(("measurement", "figure", "unit", "ratio", "what it includes"),
+                ("<", ">", "<", ">", "<"),
+                [(r.measurement, fmt(r.figure), r.unit, r.ratio, r.includes) for r in rows])
 
 
 def add_goals(results: Results) -> None:
@@ -744,7 +714,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("ratio: end to end / the lower raw rate; inline / pooled; goals: figure / goal")
     print(f"1-minute load average: {results.figures['loadavg_start']} at start, "
           f"{results.figures['loadavg_end']} at end (other work on the machine skews figures)\n")
-    print_table(results.rows)
+    print_rows(results.rows)
     print()
     print(json.dumps(results.figures, sort_keys=True))
     return 0

@@ -73,7 +73,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from itertools import islice
 from pathlib import Path
@@ -97,6 +97,7 @@ from app.db import Database  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.notary.service import PendingEntry  # noqa: E402
 from app.platform import Platform, build_platform  # noqa: E402
+from report import Results, fmt, log_progress, percentile, print_rows, rate, ratio  # noqa: E402
 
 perf = time.perf_counter
 
@@ -191,67 +192,11 @@ def entry_dicts(start: int, stop: int) -> list[dict]:
 
 # -- results -------------------------------------------------------------------
 
-@dataclass
-class Row:
-    measurement: str
-    backend: str
-    figure: float | str
-    unit: str
-    baseline: str = "-"
-    ratio: str = "-"
-
-
-@dataclass
-class Results:
-    figures: dict = field(default_factory=dict)
-    rows: list[Row] = field(default_factory=list)
-
-    def put(self, key: str, value) -> None:
-        self.figures[key] = value
-
-    def row(self, *args, **kwargs) -> None:
-        self.rows.append(Row(*args, **kwargs))
-
-
 def key(backend: str, name: str) -> str:
     return name if backend == "sqlite" else f"pg_{name}"
 
 
-def rate(count: int, seconds: float) -> int:
-    return int(round(count / seconds)) if seconds > 0 else 0
 
-
-def fmt(value) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "yes" if value else "NO"
-    if isinstance(value, int) or (isinstance(value, float) and abs(value) >= 1000):
-        return f"{value:,.0f}"
-    if abs(value) >= 100:
-        return f"{value:,.0f}"
-    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
-
-
-def ratio(figure: float, baseline: float) -> str:
-    if not baseline:
-        return "-"
-    value = figure / baseline
-    return f"{value:.2f}x" if value >= 0.1 else f"{value:.2g}x"
-
-
-def percentile(values_us: Sequence[float], pct: float) -> float:
-    ordered = sorted(values_us)
-    if not ordered:
-        return 0.0
-    rank = min(len(ordered) - 1, max(0, int(round(pct / 100 * (len(ordered) - 1)))))
-    return ordered[rank]
-
-
-def log_progress(message: str, _start=[None]) -> None:  # noqa: B006 - a process-wide clock
-    if _start[0] is None:
-        _start[0] = perf()
-    print(f"[{perf() - _start[0]:7.1f}s] {message}", file=sys.stderr, flush=True)
 
 
 # -- shared data: encoded leaves and their hash rows ---------------------------
@@ -907,18 +852,6 @@ def profile_sqlite(workdir: Path, data: LogData, batch: int, seed: int) -> None:
 
 # -- output --------------------------------------------------------------------
 
-def print_table(rows: list[Row]) -> None:
-    headers = ("measurement", "backend", "figure", "unit", "baseline", "ratio")
-    cells = [headers] + [(r.measurement, r.backend, fmt(r.figure), r.unit, r.baseline, r.ratio)
-                         for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    align = ("<", "<", ">", "<", "<", ">")
-    for number, row in enumerate(cells):
-        print("  ".join(f"{c:{a}{w}}" for c, a, w in zip(row, align, widths)).rstrip())
-        if number == 0:
-            print("  ".join("-" * w for w in widths))
-
-
 def add_goals(results: Results, settings: Settings) -> None:
     f = results.figures
     if "append_per_s" not in f:
@@ -1013,7 +946,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           "for latencies <1x is faster.")
     print(f"1-minute load average: {results.figures['loadavg_start']} at start, "
           f"{results.figures['loadavg_end']} at end (other work on the machine skews figures)\n")
-    print_table(results.rows)
+    print_rows(results.rows)
     print()
     print(json.dumps(results.figures, sort_keys=True))
     return 0
