@@ -67,7 +67,7 @@ def submit(session: Session, notary: Notary, principal: Principal, type_name: st
            raw_content: Any, now: datetime) -> Outcome:
     """Issue version 1 of a new document owned by the principal's organisation."""
     dtype, content = validate_content(type_name, raw_content)
-    parties = _party_org_ids(session, dtype, content)
+    parties = _party_org_ids(session, content)
     document = Document(id=new_identifier("doc_"), owner_org_id=principal.org_id,
                         doc_type=dtype.name, status=DocumentStatus.ISSUED, version=0, digest="",
                         created_at=now, updated_at=now)
@@ -84,10 +84,10 @@ def amend(session: Session, notary: Notary, principal: Principal, document_id: s
     """Issue a new version; it names the digest of the version before."""
     document = _owned(session, principal, document_id)
     _require_open(document)
-    dtype, content = validate_content(document.doc_type, raw_content)
+    _, content = validate_content(document.doc_type, raw_content)
     if document.doc_type == BILL_OF_LADING and document.holder_org_id != _shipper(content):
         raise Conflict("an eBL amendment may not change who holds it; transfer it instead")
-    parties = _party_org_ids(session, dtype, content)
+    parties = _party_org_ids(session, content)
     known = set(session.scalars(select(DocumentParty.org_id)
                                 .where(DocumentParty.document_id == document.id)))
     session.add_all(DocumentParty(document_id=document.id, org_id=org_id)
@@ -181,7 +181,7 @@ def _shipper(content: Mapping[str, Any]) -> str:
     return content["shipper"]["org_id"]
 
 
-def _party_org_ids(session: Session, dtype: DocumentType, content: Mapping[str, Any]) -> set[str]:
+def _party_org_ids(session: Session, content: Mapping[str, Any]) -> set[str]:
     """Organisation ids the content names (any ``org_id``, at any depth); each
     must exist (422 naming the field otherwise)."""
     named = dict(_org_ids(content, ""))
