@@ -160,10 +160,13 @@ class DeviceSide:
         self.client.loop_stop()
 
 
-def forget_session(host: str, port: int, client_id: str) -> None:
+def forget_session(host: str, port: int, client_id: str, username: str | None = None,
+                   password: str | None = None) -> None:
     """Make the broker drop a persistent session (clean start, expiry 0)."""
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
                          protocol=mqtt.MQTTv5)
+    if username is not None:
+        client.username_pw_set(username, password)
     connected = threading.Event()
     client.on_connect = lambda *args: connected.set()
     try:
