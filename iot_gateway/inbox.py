@@ -19,16 +19,23 @@ from .messages import Received
 
 
 class Inbox:
-    """A FIFO of received messages taken in batches."""
+    """A FIFO of received messages taken in batches.
+
+    ``put`` wakes the taking thread only when that changes what it does: the
+    first message, or the batch it waits for being full. Waking it for every
+    message would cost a thread switch (and a GIL hand-over) per message.
+    """
 
     def __init__(self) -> None:
         self._messages: deque[Received] = deque()
         self._ready = threading.Condition()
+        self._wake_at = 1  # queue length at which the taker wants to know
 
     def put(self, message: Received) -> None:
         with self._ready:
             self._messages.append(message)
-            self._ready.notify()
+            if len(self._messages) == self._wake_at:
+                self._ready.notify()
 
     def __len__(self) -> int:
         return len(self._messages)
@@ -39,13 +46,16 @@ class Inbox:
         arrival for the batch to fill (messages that queued up while the
         previous batch was being checked do not wait again)."""
         with self._ready:
+            self._wake_at = 1
             if not self._ready.wait_for(lambda: self._messages, timeout=idle_s):
                 return []
             deadline = self._messages[0].received_mono + max_wait_s
+            self._wake_at = max_count
             while len(self._messages) < max_count:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not self._ready.wait(timeout=remaining):
                     break
+            self._wake_at = 1
             count = min(max_count, len(self._messages))
             return [self._messages.popleft() for _ in range(count)]
 

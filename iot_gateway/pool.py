@@ -21,6 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from .checks import MessageJob, Verdict, verify_messages
+from .checkwire import pack_jobs, unpack_verdict, verify_packed
 from .logs import log_event
 
 log = logging.getLogger("iot_gateway.pool")
@@ -28,7 +29,8 @@ log = logging.getLogger("iot_gateway.pool")
 
 class CheckPool:
     """Runs :func:`~iot_gateway.checks.verify_messages` over a batch's jobs;
-    ``workers`` = 0 runs them in the caller's thread."""
+    ``workers`` = 0 runs them in the caller's thread. Each batch goes out as
+    ``chunks_per_worker`` tasks per worker, packed (see checkwire.py)."""
 
     def __init__(self, workers: int, chunks_per_worker: int = 2) -> None:
         self.workers = workers
@@ -40,10 +42,11 @@ class CheckPool:
         if self._pool is None or len(jobs) < 2:
             return verify_messages(jobs)
         size = -(-len(jobs) // min(self._chunks, len(jobs)))
+        chunks = [jobs[start:start + size] for start in range(0, len(jobs), size)]
         try:
-            futures = [self._pool.submit(verify_messages, jobs[start:start + size])
-                       for start in range(0, len(jobs), size)]
-            return [verdict for future in futures for verdict in future.result()]
+            futures = [self._pool.submit(verify_packed, pack_jobs(chunk)) for chunk in chunks]
+            return [unpack_verdict(job, wire) for chunk, future in zip(chunks, futures)
+                    for job, wire in zip(chunk, future.result(), strict=True)]
         except BrokenProcessPool:
             # A worker died (OOM killer, a stray SIGKILL): start new ones; the
             # caller retries the batch.

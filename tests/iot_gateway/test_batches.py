@@ -129,6 +129,8 @@ def test_checks_in_worker_processes_give_the_same_verdicts(platform, register):
     verdict = [(c.rejection.reason if c.rejection else "ok") for c in pooled]
     assert verdict == ["ok"] * 9 + ["bad_signature"]
     assert [c.rejection for c in inline] == [c.rejection for c in pooled]
+    assert [c.event for c in inline] == [c.event for c in pooled]
+    assert pooled[0].event.device_id == a.device_id and pooled[0].event.seq == 1
 
 
 def test_a_poison_message_is_isolated_and_quarantined_as_internal_error(platform, config,
@@ -174,3 +176,16 @@ def test_a_message_that_cannot_even_be_quarantined_stops_the_gateway(platform, c
         gateway.stop()
     assert gateway.fatal and gateway.finished.is_set()
     assert gateway.metrics.batch_failures._value.get() == 6  # 3 as it was, 3 as internal_error
+
+
+def test_stored_event_rows_hold_every_field(platform, register, run_batch):
+    a = register()
+    token = a.sign(a.event(7, type_="customs.scan", shipment="SHP-1"))
+    [(status, _, _, index)] = run_batch([received(a, token)])
+    with platform.db.read() as session:
+        row = session.get(DeviceEvent, index)
+    assert status == "notarized"
+    assert (row.device_id, row.seq, row.event_type, row.shipment, row.device_ts) == (
+        a.device_id, 7, "customs.scan", "SHP-1", "2026-11-23T09:00:00Z")
+    assert (row.jws, bytes(row.jws_sha256)) == (token.decode(), hashlib.sha256(token).digest())
+    assert row.received_at == datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)

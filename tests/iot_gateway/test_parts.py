@@ -117,6 +117,20 @@ def test_a_batch_waits_from_its_first_messages_arrival():
     assert time.monotonic() - started < 0.25
 
 
+def test_inbox_hands_out_a_full_batch_at_once():
+    inbox = Inbox()
+
+    def fill():
+        for n in range(8):
+            inbox.put(received(n))
+
+    inbox.put(dataclasses.replace(received(100), received_mono=time.monotonic()))
+    threading.Timer(0.05, fill).start()
+    started = time.monotonic()
+    assert len(inbox.take(9, 5.0)) == 9  # woken when full, not at the 5 s deadline
+    assert time.monotonic() - started < 2.0
+
+
 def test_inbox_wakes_for_the_first_message():
     inbox = Inbox()
     threading.Timer(0.05, inbox.put, args=(received(0),)).start()

@@ -1,0 +1,64 @@
+"""Many rows into one table through the DB driver's own ``executemany``.
+
+SQLAlchemy Core's executemany builds and processes a parameter dict per row
+(``construct_params``), which costs more than the row itself at the
+gateway's rates; here each row is a plain tuple in column order, and only
+the columns whose type converts values (a timezone-aware timestamp) are
+converted, by the very bind processors SQLAlchemy would have used. The
+placeholders follow the driver's paramstyle, as ledger/sqlstore.py does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.engine import Dialect
+
+Processor = Callable[[Any], Any]
+
+
+class BulkInsert:
+    """``INSERT INTO table (columns) VALUES (...)`` for many tuples at once."""
+
+    def __init__(self, table: Table, columns: Sequence[str]) -> None:
+        self.table = table
+        self.columns = tuple(columns)
+        missing = [name for name in self.columns if name not in table.c]
+        if missing:
+            raise ValueError(f"{table.name} has no column(s) {', '.join(missing)}")
+        self._prepared: dict[str, tuple[str, list[tuple[int, Processor]]]] = {}
+
+    def execute(self, connection: Connection, rows: Sequence[tuple]) -> None:
+        """Insert ``rows`` (tuples in ``columns`` order) in ``connection``'s transaction."""
+        if not rows:
+            return
+        sql, processors = self._prepare(connection.dialect)
+        if processors:
+            rows = [_processed(row, processors) for row in rows]
+        connection.exec_driver_sql(sql, list(rows))
+
+    def _prepare(self, dialect: Dialect) -> tuple[str, list[tuple[int, Processor]]]:
+        prepared = self._prepared.get(dialect.name)
+        if prepared is None:
+            mark = "?" if dialect.paramstyle == "qmark" else "%s"
+            preparer = dialect.identifier_preparer
+            sql = (f"INSERT INTO {preparer.format_table(self.table)} "
+                   f"({', '.join(preparer.quote(name) for name in self.columns)}) "
+                   f"VALUES ({', '.join([mark] * len(self.columns))})")
+            processors = []
+            for position, name in enumerate(self.columns):
+                column_type = self.table.c[name].type
+                processor = column_type.dialect_impl(dialect).bind_processor(dialect)
+                if processor is not None:
+                    processors.append((position, processor))
+            prepared = self._prepared[dialect.name] = (sql, processors)
+        return prepared
+
+
+def _processed(row: tuple, processors: list[tuple[int, Processor]]) -> tuple:
+    values = list(row)
+    for position, processor in processors:
+        values[position] = processor(values[position])
+    return tuple(values)
