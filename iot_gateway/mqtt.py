@@ -104,19 +104,23 @@ class MqttLink:
 
     # -- the worker side -----------------------------------------------------
 
-    def ack(self, message: Received) -> bool:
-        """PUBACK ``message`` if the connection that delivered it is still up.
+    def ack_in_order(self, messages: list[Received]) -> list[Received]:
+        """PUBACK each of ``messages``, in this order, whose connection is still
+        up (one lock for the batch); returns those acknowledged.
 
         A packet id means something only on its own connection; after a
         reconnect the broker redelivers the message (DUP) and the gateway
         answers that copy as a duplicate instead.
         """
+        acknowledged = []
         with self._state:
-            if not self._connected or message.generation != self._generation:
-                self.metrics.acks_skipped.inc()
-                return False
-            self.client.ack(message.mid, message.qos)
-            return True
+            for message in messages:
+                if not self._connected or message.generation != self._generation:
+                    self.metrics.acks_skipped.inc()
+                    continue
+                self.client.ack(message.mid, message.qos)
+                acknowledged.append(message)
+        return acknowledged
 
     def publish(self, topic: str, payload: bytes):
         """Publish an answer at QoS 1; paho queues it while disconnected."""

@@ -54,6 +54,8 @@ class Gateway:
         self.metrics = metrics or GatewayMetrics()
         self.inbox = Inbox()
         self.ack_order = AckOrder()
+        # Exactly what it counts, read when scraped instead of kept up per message.
+        self.metrics.queue_depth.set_function(lambda: len(self.ack_order))
         self.pool = CheckPool(options.verify_workers)
         self.checker = BatchChecker(lambda ids: load_devices(platform.db, ids),
                                     self.pool.run, options.max_payload_bytes)
@@ -101,7 +103,6 @@ class Gateway:
         self.ack_order.expect(message)
         self.inbox.put(message)
         self.metrics.received.inc()
-        self.metrics.queue_depth.inc()
 
     # -- checker thread ----------------------------------------------------------
 
@@ -185,9 +186,8 @@ class Gateway:
     def _settle(self, batch: Sequence[Checked], outcomes: Sequence[Outcome]) -> None:
         """After the commit: broker acks in arrival order, then the answers."""
         now = time.monotonic()
-        for message in self.ack_order.settle(c.message for c in batch):
-            if self.link.ack(message):
-                self.metrics.lag.observe(now - message.received_mono)
+        for message in self.link.ack_in_order(self.ack_order.settle(c.message for c in batch)):
+            self.metrics.lag.observe(now - message.received_mono)
         for checked, outcome in zip(batch, outcomes):
             if checked.device_id is not None:
                 self._last_answer = self.link.publish(acks_topic(checked.device_id),
@@ -196,7 +196,6 @@ class Gateway:
 
     def _count(self, batch: Sequence[Checked], outcomes: Sequence[Outcome]) -> None:
         statuses = Counter(outcome.status for outcome in outcomes)
-        self.metrics.queue_depth.dec(len(batch))
         self.metrics.batch_size.observe(len(batch))
         self.metrics.notarized.inc(statuses[Status.NOTARIZED])
         self.metrics.duplicates.inc(statuses[Status.DUPLICATE])

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, insert, select, tuple_, update
 from sqlalchemy.orm import Session
@@ -140,8 +140,9 @@ class _BatchWriter:
         move each device's last_seq; fills in their indexes in ``state``."""
         if not items:
             return
+        common = make_entry("device.event", "", self.now)  # formats the time once a batch
         receipts = self.store.notary.record(
-            self.session, [_pending_entry(c, devices[c.device_id].owner_org_id, self.now)
+            self.session, [_pending_entry(c, devices[c.device_id].owner_org_id, common)
                            for c in items])
         # The driver's executemany: the ORM's bulk path, and even Core's, cost
         # more per row than the rest of the row (see bulkinsert.py).
@@ -188,8 +189,11 @@ class _BatchWriter:
         return {(row.topic_device_id, bytes(row.raw_sha256), row.reason) for row in rows}
 
 
-def _pending_entry(checked: Checked, owner_org_id: str, now: datetime) -> PendingEntry:
-    """The ledger entry of a notarized event: digests and metadata, never its data."""
+def _pending_entry(checked: Checked, owner_org_id: str,
+                   common: dict[str, Any]) -> PendingEntry:
+    """The ledger entry of a notarized event: digests and metadata, never its data;
+    ``common``: the batch's ``make_entry("device.event", ...)``, whose actor this
+    entry replaces with the device."""
     event = checked.event
     fields = {"device": checked.device_id, "seq": event.seq, "event_type": event.type,
               "jws_sha256": "sha256:" + checked.raw_sha256.hex(), "device_ts": event.ts}
@@ -197,7 +201,7 @@ def _pending_entry(checked: Checked, owner_org_id: str, now: datetime) -> Pendin
     if event.shipment is not None:
         fields["shipment"] = event.shipment
         refs.append(("shipment", event.shipment))
-    return PendingEntry(make_entry("device.event", f"device:{checked.device_id}", now, **fields),
+    return PendingEntry({**common, "actor": f"device:{checked.device_id}", **fields},
                         refs=tuple(refs))
 
 
