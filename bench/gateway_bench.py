@@ -558,9 +558,8 @@ class LoadGenerator:
         return started
 
     def _finished(self, count: int) -> bool:
-        if self.answers:
-            return len(self.answered) >= count
-        return self.acknowledged >= count
+        """Every event PUBACKed by the broker, and answered when answers count."""
+        return self.acknowledged >= count and (not self.answers or len(self.answered) >= count)
 
     def _exchange(self, now: float, wait_s: float) -> None:
         for connection in self.connections.values():
