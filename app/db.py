@@ -4,12 +4,21 @@ Writers use :meth:`Database.write`: on SQLite it begins ``IMMEDIATE`` so the
 transaction holds the database's write lock from its first statement (the
 ledger's head row cannot be read stale); on PostgreSQL the ledger locks its
 head row with ``SELECT ... FOR UPDATE``. Readers use :meth:`Database.read`.
+
+SQLite writers first queue on a lock file next to the database (``flock``):
+SQLite's own busy handler makes a waiting writer sleep and poll (1, 2, 5 ...
+100 ms), so under contention the lock sat idle between writers; the kernel
+wakes the next one as soon as the lock is released.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -52,16 +61,23 @@ class UtcDateTime(TypeDecorator):
         return value.astimezone(timezone.utc)
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``, with SQLite set up for concurrent processes."""
+def make_engine(url: str, autocommit: bool = False) -> Engine:
+    """An engine for ``url``, with SQLite set up for concurrent processes.
+
+    ``autocommit``: its connections run each statement on its own, without a
+    transaction (a pool of their own: switching a pooled connection's
+    isolation level back and forth costs more than the query it serves).
+    """
     parsed = make_url(url)
+    options = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, **options)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30})
+    engine = create_engine(url, connect_args={"timeout": 30}, **options)
     event.listen(engine, "connect", _configure_sqlite_connection)
-    event.listen(engine, "begin", _begin_sqlite_transaction)
+    if not autocommit:
+        event.listen(engine, "begin", _begin_sqlite_transaction)
     return engine
 
 
@@ -83,12 +99,63 @@ def _begin_sqlite_transaction(connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE_OPTION) else "BEGIN")
 
 
+class WriterQueue:
+    """Serializes SQLite writers of all processes and threads: ``flock`` on
+    ``<database>.writers`` between processes, a mutex between threads (a
+    flock is shared by every thread of the process that holds it)."""
+
+    def __init__(self, database_path: Path) -> None:
+        self.path = database_path.with_name(database_path.name + ".writers")
+        self._mutex = threading.Lock()
+        self._fd: int | None = None
+        _call_after_fork_in_child(self._forget_parent)
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        with self._mutex:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _forget_parent(self) -> None:
+        # A forked child must not share its parent's open file (a flock belongs
+        # to the open file, so the child would hold the parent's lock) nor
+        # inherit its mutex, perhaps taken by a thread that does not exist here.
+        self._mutex = threading.Lock()
+        self._fd = None
+
+
+def _call_after_fork_in_child(method) -> None:
+    """Call a bound method in each forked child, unless its object is gone."""
+    reference = weakref.WeakMethod(method)
+
+    def call() -> None:
+        bound = reference()
+        if bound is not None:
+            bound()
+    os.register_at_fork(after_in_child=call)
+
+
+def writer_queue_for(url: str) -> WriterQueue | None:
+    """The queue of a SQLite database file's writers (None for other databases)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return WriterQueue(Path(parsed.database))
+
+
 class Database:
     """The application's engine and its two kinds of transaction."""
 
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
+        self._autocommit_engine = make_engine(url, autocommit=True)
         self._writer = self.engine.execution_options(**{_WRITE_OPTION: True})
+        self._writer_queue = writer_queue_for(url)
 
     @property
     def dialect(self) -> str:
@@ -97,7 +164,8 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A session whose transaction commits on success and rolls back on error."""
-        with Session(self._writer, expire_on_commit=False) as session:
+        queue = self._writer_queue.turn() if self._writer_queue else nullcontext()
+        with queue, Session(self._writer, expire_on_commit=False) as session:
             with session.begin():
                 yield session
 
@@ -111,8 +179,9 @@ class Database:
     def autocommit(self) -> Iterator[Connection]:
         """A connection without a transaction, for reads that need no snapshot:
         one statement, or several over append-only data (the ledger's proofs)."""
-        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        with self._autocommit_engine.connect() as connection:
             yield connection
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self._autocommit_engine.dispose()

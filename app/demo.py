@@ -60,7 +60,8 @@ def load_demo(platform: Platform, tokens_file: Path) -> dict[str, Any]:
 
         def issue(owner: str, doc_type: str, **org_fields: str) -> str:
             content = _example(doc_type, {k: orgs[v]["org_id"] for k, v in org_fields.items()})
-            return documents.submit(session, notary, who[owner], doc_type, content, now).document.id
+            draft = documents.prepare(doc_type, content)
+            return documents.submit(session, notary, who[owner], draft, now).document.id
 
         invoice = issue("exporter", "commercial_invoice")
         packing_list = issue("exporter", "packing_list")

@@ -4,7 +4,7 @@ inserts one row and answers 201 with JSON.
 It is what ``bench/api_bench.py`` compares the Tradezone API with: the same
 gunicorn (worker class and count), the same load generator and request body,
 the same database engine as the app (``app.db.make_engine``: on SQLite WAL,
-synchronous=NORMAL, busy_timeout, and the app writers' ``BEGIN IMMEDIATE``),
+synchronous=NORMAL, busy_timeout, and the app writers' queue and ``BEGIN IMMEDIATE``),
 but no authentication, validation, notarization or signing: one SQLAlchemy
 Core ``INSERT`` of the request body per request, in its own transaction.
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,8 +43,8 @@ rows = Table(
     Column("received_at", Float, nullable=False),
 )
 
-# The app's writers begin with BEGIN IMMEDIATE on SQLite (app.db.Database.write);
-# the baseline's single write transaction does the same.
+# The app's writers queue on a lock file and begin with BEGIN IMMEDIATE on SQLite
+# (app.db.Database.write); the baseline's single write transaction does the same.
 _WRITE_OPTIONS = {getattr(app_db, "_WRITE_OPTION", "tradezone_write"): True}
 
 
@@ -65,13 +66,14 @@ def count_rows(url: str) -> int:
 
 
 def create_app(url: str | None = None) -> Flask:
-    engine = app_db.make_engine(url or os.environ[URL_VARIABLE]).execution_options(
-        **_WRITE_OPTIONS)
+    url = url or os.environ[URL_VARIABLE]
+    engine = app_db.make_engine(url).execution_options(**_WRITE_OPTIONS)
+    queue = app_db.writer_queue_for(url)
     flask_app = Flask(__name__)
 
     @flask_app.post("/rows")
     def insert_row():
-        with engine.begin() as connection:
+        with queue.turn() if queue else nullcontext(), engine.begin() as connection:
             row_id = connection.execute(
                 insert(rows).values(body=request.get_data(), received_at=time.time())
             ).inserted_primary_key[0]

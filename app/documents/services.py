@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from marshmallow import Schema, ValidationError
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, PermissionDenied, ValidationFailed
@@ -63,20 +63,56 @@ def validate_content(type_name: str, raw: Any) -> tuple[DocumentType, dict[str, 
                                errors={"json": {"content": error.messages}}) from error
 
 
-def submit(session: Session, notary: Notary, principal: Principal, type_name: str,
-           raw_content: Any, now: datetime) -> Outcome:
-    """Issue version 1 of a new document owned by the principal's organisation."""
+@dataclass(frozen=True)
+class Draft:
+    """A new document's validated content, salts and digest: everything that
+    needs no database, worked out before the write transaction begins."""
+
+    doc_type: DocumentType
+    content: dict[str, Any]
+    salts: dict[str, str]
+    digest: str
+    named_orgs: dict[str, str]  # org id -> the content field that names it
+
+
+def prepare(type_name: str, raw_content: Any) -> Draft:
+    """Validate a submission (422 naming the fields) and digest it."""
     dtype, content = validate_content(type_name, raw_content)
-    parties = _party_org_ids(session, content)
+    salts = new_salts(content)
+    return Draft(dtype, content, salts, document_digest(dtype.name, content, salts),
+                 dict(_org_ids(content, "")))
+
+
+def submit(session: Session, notary: Notary, principal: Principal, draft: Draft,
+           now: datetime) -> Outcome:
+    """Issue version 1 of a new document owned by the principal's organisation.
+
+    Plain table inserts rather than the ORM's unit of work: this is the
+    platform's busiest write, and the rows are new, so there is nothing to track.
+    """
+    parties = _existing_orgs(session, draft.named_orgs)
     document = Document(id=new_identifier("doc_"), owner_org_id=principal.org_id,
-                        doc_type=dtype.name, status=DocumentStatus.ISSUED, version=0, digest="",
+                        doc_type=draft.doc_type.name, status=DocumentStatus.ISSUED, version=1,
+                        digest=draft.digest, holder_org_id=None, addressed_to_org_id=None,
                         created_at=now, updated_at=now)
-    _apply_type_rules(session, principal, document, content)
-    session.add(document)
-    session.add_all(DocumentParty(document_id=document.id, org_id=org_id) for org_id in parties)
-    notarized = _add_version(session, notary, principal, document, content, now,
-                             "document.issued", parties)
+    _apply_type_rules(session, principal, document, draft.content)
+    session.execute(insert(Document.__table__), [_columns(document)])
+    if parties:
+        session.execute(insert(DocumentParty.__table__),
+                        [{"document_id": document.id, "org_id": org_id} for org_id in parties])
+    notarized = notary.record(session, [PendingEntry(
+        make_entry("document.issued", principal.org_id, now, document=document.id,
+                   doc_type=document.doc_type, version=1, digest=draft.digest),
+        refs=document_refs(session, document, parties))])
+    session.execute(insert(DocumentVersion.__table__), [{
+        "document_id": document.id, "version": 1, "content": draft.content,
+        "salts": draft.salts, "digest": draft.digest, "previous_digest": None,
+        "entry_idx": notarized[0].index, "created_at": now}])
     return Outcome(document, notarized)
+
+
+def _columns(document: Document) -> dict[str, Any]:
+    return {column.key: getattr(document, column.key) for column in Document.__table__.columns}
 
 
 def amend(session: Session, notary: Notary, principal: Principal, document_id: str,
@@ -184,7 +220,12 @@ def _shipper(content: Mapping[str, Any]) -> str:
 def _party_org_ids(session: Session, content: Mapping[str, Any]) -> set[str]:
     """Organisation ids the content names (any ``org_id``, at any depth); each
     must exist (422 naming the field otherwise)."""
-    named = dict(_org_ids(content, ""))
+    return _existing_orgs(session, dict(_org_ids(content, "")))
+
+
+def _existing_orgs(session: Session, named: Mapping[str, str]) -> set[str]:
+    """The named organisation ids, each checked to exist (422 naming the
+    field that names an unknown one)."""
     if not named:
         return set()
     existing = set(session.scalars(select(Organization.id).where(Organization.id.in_(named))))

@@ -55,10 +55,10 @@ class Documents(MethodView):
     def post(self, body):
         """Issue a document (version 1); answers with its notarization receipt."""
         platform, now = _platform_now()
+        draft = services.prepare(body["type"], body["content"])  # before any lock is taken
 
         def action(session):
-            outcome = services.submit(session, platform.notary, current_principal(),
-                                      body["type"], body["content"], now)
+            outcome = services.submit(session, platform.notary, current_principal(), draft, now)
             return _document_result(session, outcome.document, outcome.notarized, 201)
         return perform_write(action)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from app.errors import AuthenticationError, BadRequest, Conflict, NotFound
@@ -87,7 +87,7 @@ class AuthenticatedOrg:
     role: Role
 
 
-def authenticate(session: Session, authorization: str | None) -> AuthenticatedOrg:
+def authenticate(session: Session | Connection, authorization: str | None) -> AuthenticatedOrg:
     """The organisation behind an ``Authorization: Bearer`` header, or 401."""
     scheme, _, presented = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not presented.strip():

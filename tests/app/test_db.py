@@ -1,0 +1,74 @@
+"""The SQLite writers' queue: one writer at a time across processes and threads."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+
+from app.db import Database, writer_queue_for
+
+
+def test_only_file_databases_have_a_writer_queue(tmp_path):
+    queue = writer_queue_for(f"sqlite:///{tmp_path}/app.db")
+    assert queue is not None and queue.path == tmp_path / "app.db.writers"
+    assert writer_queue_for("postgresql+psycopg://u@127.0.0.1:1/db") is None
+
+
+def _take_turn(queue, started, done) -> None:
+    started.set()
+    with queue.turn():
+        done.set()
+
+
+def test_a_forked_process_waits_for_the_writer_before_it(tmp_path):
+    queue = writer_queue_for(f"sqlite:///{tmp_path}/app.db")
+    context = multiprocessing.get_context("fork")
+    started, done = context.Event(), context.Event()
+    with queue.turn():  # opened in the parent before the fork: the child must reopen it
+        child = context.Process(target=_take_turn, args=(queue, started, done))
+        child.start()
+        try:
+            assert started.wait(10)
+            assert not done.wait(0.3), "the child wrote while the parent held the queue"
+        except BaseException:
+            child.kill()
+            raise
+    assert done.wait(10)
+    child.join(10)
+    assert child.exitcode == 0
+
+
+def test_threads_of_one_process_take_turns(tmp_path):
+    queue = writer_queue_for(f"sqlite:///{tmp_path}/app.db")
+    inside, overlaps = [0], []
+
+    def write() -> None:
+        for _ in range(50):
+            with queue.turn():
+                inside[0] += 1
+                overlaps.append(inside[0])
+                time.sleep(0.0005)
+                inside[0] -= 1
+
+    threads = [threading.Thread(target=write) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(overlaps) == 200 and set(overlaps) == {1}
+
+
+def test_autocommit_reads_while_a_writer_holds_the_lock(tmp_path):
+    db = Database(f"sqlite:///{tmp_path}/app.db")
+    try:
+        with db.write() as session:
+            session.connection().exec_driver_sql("CREATE TABLE t (v INTEGER)")
+        with db.write() as session:
+            session.connection().exec_driver_sql("INSERT INTO t VALUES (1)")
+            with db.autocommit() as connection:  # WAL: the committed state, no waiting
+                assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar() == 0
+        with db.autocommit() as connection:
+            assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
+    finally:
+        db.dispose()
