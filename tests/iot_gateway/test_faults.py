@@ -205,8 +205,10 @@ def test_gateway_killed_mid_stream_loses_and_repeats_nothing(platform, config, o
 def test_broker_restart_mid_stream_loses_and_repeats_nothing(platform, config, own_broker,
                                                              register):
     devices, events = signed_stream(register)
+    # batch_size: the stream must outlast what the gateway holds when the broker goes.
     options = GatewayOptions(client_id=f"gw-restart-{uuid.uuid4().hex[:6]}", metrics_port=0,
-                             verify_workers=2, reconnect_min_s=1, reconnect_max_s=2)
+                             verify_workers=2, reconnect_min_s=1, reconnect_max_s=2,
+                             batch_size=256)
     gateway = Gateway(platform, dataclasses.replace(config, mqtt_host=own_broker.host,
                                                     mqtt_port=own_broker.port), options)
     side = None
@@ -234,7 +236,10 @@ def test_broker_restart_mid_stream_loses_and_repeats_nothing(platform, config, o
 def test_sigterm_mid_stream_finishes_the_batch_and_exits_cleanly(platform, config, own_broker,
                                                                  register, tmp_path):
     devices, events = signed_stream(register, per_device=300)
-    env = gateway_env(config, own_broker, f"gw-term-{uuid.uuid4().hex[:6]}")
+    # Batches small enough that the 1,500 events outlast the (up to 4) batches
+    # already taken when SIGTERM comes after the first 300.
+    env = gateway_env(config, own_broker, f"gw-term-{uuid.uuid4().hex[:6]}",
+                      TZ_GATEWAY_BATCH_SIZE="128")
     gateway = GatewayProcess(env, tmp_path / "gateway.log")
     side = None
     try:
