@@ -7,7 +7,7 @@ subscriber only acknowledges.
     .venv/bin/python bench/gateway_bench.py --quick     # 3,000 events, under a minute
     .venv/bin/python bench/gateway_bench.py             # 20,000 events, also with inline checks
     .venv/bin/python bench/gateway_bench.py --postgres  # PostgreSQL instead of SQLite
-    .venv/bin/python bench/gateway_bench.py --quick --gateway-env TZ_GATEWAY_BATCH_SIZE=512
+    .venv/bin/python bench/gateway_bench.py --quick --gateway-env TZ_GATEWAY_BATCH_SIZE=256
 
 What each figure includes (the table repeats it in short):
 
@@ -34,7 +34,8 @@ What each figure includes (the table repeats it in short):
   Debian's ``mosquitto_pub -l`` would cost a process per device, give no
   per-event send time for latencies, and still need a subscriber for the
   answers.
-- ``latency_ms_p50/p99``: publish() call to answer received, per event, in a
+- ``latency_ms_p50/p99``: PUBLISH written to its device's socket to answer
+  received, per event, in a
   second run paced at half the burst rate (a burst's latencies are mostly
   queueing: they are reported as ``burst_latency_ms_*``).
 - ``raw_verify_per_s``: ``ledger.jws.parse_compact`` + ``PublicKey.verify``
@@ -501,18 +502,11 @@ class DeviceConnection:
 
 
 class LoadGenerator:
-    """The benchmark's devices, like ``wrk`` for HTTP: real MQTT clients going
-    through the real broker with each device's own credentials and topic,
-    publishing pre-signed events at QoS 1, at the lowest CPU cost per event
-    that Python allows (pre-encoded packets, one thread, one select loop).
-
-    Why not paho: paho's per-message bookkeeping (message objects, a lock, a
-    wake-up write per publish, one send per packet) cost ~115 us of CPU per
-    event here, a sixth of the whole pipeline's budget, on the same 2 cores as
-    the gateway. Why not Debian's ``mosquitto_pub -l``: one process per
-    device, no per-event send time for latencies, and the answers would still
-    need a client of their own; pre-encoded packets cost less than either.
-    """
+    """The benchmark's devices, like ``wrk`` for HTTP (see the module docstring
+    for why not paho nor ``mosquitto_pub``): real MQTT clients through the
+    real broker with each device's own credentials and topic, publishing
+    pre-signed, pre-encoded events at QoS 1 from one thread and one select
+    loop, with at most ``DEVICE_WINDOW`` unacknowledged per device."""
 
     def __init__(self, broker, credentials: dict[str, str], answers: bool) -> None:
         self.answers = answers
@@ -902,7 +896,7 @@ def run(settings: Settings, results: Results) -> None:
         results.put("latency_ms_p50", round(paced_figures.p50_ms, 1))
         results.put("latency_ms_p99", round(paced_figures.p99_ms, 1))
         results.row(f"latency p50, paced at {pace:,.0f}/s", paced_figures.p50_ms, "ms",
-                    "publish() call -> answer received (includes the batch wait)")
+                    "PUBLISH sent -> answer received (includes the batch wait)")
         results.row(f"latency p99, paced at {pace:,.0f}/s", paced_figures.p99_ms, "ms", "same")
 
 
