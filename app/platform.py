@@ -6,7 +6,7 @@ CLI command and an HTTP request share the same database and notary setup.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import current_app
 
@@ -19,12 +19,27 @@ from .db import Database
 from .notary.service import Notary
 
 
+class LogSizeSeen:
+    """The largest log size this process has read. The log only grows, so a
+    tree of at most this size exists without asking the database again."""
+
+    def __init__(self) -> None:
+        self.size = 0
+
+    def covers(self, tree_size: int) -> bool:
+        return tree_size <= self.size
+
+    def saw(self, size: int) -> None:
+        self.size = max(self.size, size)
+
+
 @dataclass
 class Platform:
     config: Config
     db: Database
     notary: Notary
     export_policy: ExportPolicy
+    log_size_seen: LogSizeSeen = field(default_factory=LogSizeSeen)
 
     def now(self):
         return self.config.clock()

@@ -26,7 +26,7 @@ blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit",
 @blp.route("/entries")
 class Entries(MethodView):
     @protected(blp, Role.REGULATOR, Role.FIRM, Role.CUSTOMS)
-    @blp.arguments(SearchQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
+    @blp.arguments(SearchQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
     @blp.response(200, SearchPageSchema)
     def get(self, limit: int, after: int = -1, entry_type: str | None = None,
             since=None, until=None, **refs: str):
@@ -49,7 +49,7 @@ class Entries(MethodView):
 @blp.route("/bundles")
 class Bundles(MethodView):
     @protected(blp, Role.REGULATOR, Role.FIRM, Role.CUSTOMS)
-    @blp.arguments(BundleQuerySchema, location="query", as_kwargs=True, unknown=RAISE)
+    @blp.arguments(BundleQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
     @blp.response(200, AuditBundleSchema)
     @blp.alt_response(404, response="DEFAULT_ERROR",
                       description="no such subject, or not one you may export")

@@ -27,7 +27,7 @@ def _result(session, consent, notarized, status: int) -> WriteResult:
 @blp.route("")
 class Consents(MethodView):
     @protected(blp, Role.FIRM)
-    @blp.arguments(GrantSchema)
+    @blp.arguments(GrantSchema())
     @blp.response(201, ConsentWriteSchema)
     def post(self, body):
         """Grant a recipient access to some of your documents' data categories.
@@ -43,7 +43,7 @@ class Consents(MethodView):
         return perform_write(action)
 
     @protected(blp, Role.FIRM, Role.CUSTOMS, Role.REGULATOR)
-    @blp.arguments(ConsentQuerySchema, location="query")
+    @blp.arguments(ConsentQuerySchema(), location="query")
     @blp.response(200, ConsentPageSchema)
     def get(self, query):
         """Consents you granted or received (regulators: all), by id."""

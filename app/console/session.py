@@ -33,7 +33,14 @@ COOKIE_PATH = "/console"
 
 
 class ConsoleSessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie session, marked Secure whenever served over HTTPS."""
+    """Flask's signed-cookie session, marked Secure whenever served over HTTPS,
+    for the console's pages only: the API is stateless (bearer tokens), so its
+    requests do not pay for opening a session."""
+
+    def open_session(self, app: Flask, request):
+        if not request.path.startswith(COOKIE_PATH):
+            return None  # Flask then uses a null session, which refuses writes
+        return super().open_session(app, request)
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return request.is_secure or super().get_cookie_secure(app)

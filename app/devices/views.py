@@ -49,7 +49,7 @@ def _with_password(response: Response, password: str) -> Response:
 @blp.route("")
 class Devices(MethodView):
     @protected(blp, *MANAGERS)
-    @blp.arguments(RegisterSchema)
+    @blp.arguments(RegisterSchema())
     @blp.response(201, RegisteredDeviceSchema)
     @blp.alt_response(409, response="DEFAULT_ERROR", description="the device id is taken")
     def post(self, body):
@@ -68,7 +68,7 @@ class Devices(MethodView):
         return _with_password(perform_write(action), password)
 
     @protected(blp, *REGISTRY_READERS)
-    @blp.arguments(DeviceQuerySchema, location="query")
+    @blp.arguments(DeviceQuerySchema(), location="query")
     @blp.response(200, DevicePageSchema)
     def get(self, query):
         """Devices, newest registration first (customs: its own; regulators, admins: all)."""
@@ -82,7 +82,7 @@ class Devices(MethodView):
 @blp.route("/quarantine")
 class Quarantine(MethodView):
     @protected(blp, *EVENT_READERS)
-    @blp.arguments(QuarantineQuerySchema, location="query")
+    @blp.arguments(QuarantineQuerySchema(), location="query")
     @blp.response(200, QuarantinePageSchema)
     def get(self, query):
         """Messages the gateway refused, with the reason and the first bytes of each,
@@ -127,7 +127,7 @@ class Revoke(MethodView):
 @blp.route("/<device_id>/events")
 class Events(MethodView):
     @protected(blp, *EVENT_READERS)
-    @blp.arguments(PageQuerySchema, location="query")
+    @blp.arguments(PageQuerySchema(), location="query")
     @blp.response(200, DeviceEventPageSchema)
     @blp.alt_response(404, response="DEFAULT_ERROR", description="no such device for you")
     def get(self, query, device_id):

@@ -50,7 +50,7 @@ def _platform_now():
 @blp.route("")
 class Documents(MethodView):
     @protected(blp, Role.FIRM)
-    @blp.arguments(SubmitSchema)
+    @blp.arguments(SubmitSchema())
     @blp.response(201, DocumentWriteSchema)
     def post(self, body):
         """Issue a document (version 1); answers with its notarization receipt."""
@@ -63,7 +63,7 @@ class Documents(MethodView):
         return perform_write(action)
 
     @protected(blp, *READERS)
-    @blp.arguments(DocumentQuerySchema, location="query")
+    @blp.arguments(DocumentQuerySchema(), location="query")
     @blp.response(200, DocumentPageSchema)
     def get(self, query):
         """Documents you own or hold (customs: addressed to you; regulators: all)."""
@@ -78,7 +78,7 @@ class Documents(MethodView):
 @blp.route("/<document_id>")
 class DocumentItem(MethodView):
     @protected(blp, *READERS)
-    @blp.arguments(ReadQuerySchema, location="query")
+    @blp.arguments(ReadQuerySchema(), location="query")
     @blp.response(200, DocumentViewSchema)
     @blp.alt_response(403, response="DEFAULT_ERROR", description="consent revoked or expired")
     @blp.alt_response(404, response="DEFAULT_ERROR", description="no such document for you")
@@ -95,7 +95,7 @@ class DocumentItem(MethodView):
 @blp.route("/<document_id>/versions")
 class Versions(MethodView):
     @protected(blp, Role.FIRM)
-    @blp.arguments(AmendSchema)
+    @blp.arguments(AmendSchema())
     @blp.response(201, DocumentWriteSchema)
     def post(self, body, document_id):
         """Amend: a new immutable version naming the digest of the one before."""
@@ -134,7 +134,7 @@ class Cancel(MethodView):
 @blp.route("/<document_id>/transfers")
 class Transfers(MethodView):
     @protected(blp, Role.FIRM)
-    @blp.arguments(TransferOfferSchema)
+    @blp.arguments(TransferOfferSchema())
     @blp.response(201, TransferWriteSchema)
     @blp.alt_response(409, response="DEFAULT_ERROR", description="state forbids it")
     def post(self, body, document_id):
@@ -202,7 +202,7 @@ class Surrender(MethodView):
 @blp.route("/<document_id>/signatures")
 class Signatures(MethodView):
     @protected(blp, Role.FIRM)
-    @blp.arguments(SignatureSubmitSchema)
+    @blp.arguments(SignatureSubmitSchema())
     @blp.response(201, SignatureWriteSchema)
     def post(self, body, document_id):
         """Record your JWS over a version's digest, verified with your registered key."""
@@ -234,7 +234,7 @@ def _signature_view(signature, key) -> dict:
 @blp.route("/<document_id>/accesses")
 class Accesses(MethodView):
     @protected(blp, Role.FIRM, Role.REGULATOR)
-    @blp.arguments(PageQuerySchema, location="query")
+    @blp.arguments(PageQuerySchema(), location="query")
     @blp.response(200, AccessPageSchema)
     def get(self, query, document_id):
         """Access transparency: every read of your document under consent, with proofs."""

@@ -51,7 +51,7 @@ _key = SigningKeySchema()
 @blp.route("")
 class Keys(MethodView):
     @protected(blp, Role.FIRM)
-    @blp.arguments(SigningKeyRegisterSchema)
+    @blp.arguments(SigningKeyRegisterSchema())
     @blp.response(201, KeyWriteSchema)
     def post(self, body):
         """Register an Ed25519 (EdDSA) or P-256 (ES256) public key."""
