@@ -126,3 +126,14 @@ def test_openapi_document_and_docs_page_are_served_locally(client):
     assert "//cdn" not in page and "unpkg" not in page
     asset = client.get("/api/v1/docs/assets/swagger-ui-bundle.js")
     assert asset.status_code == 200 and len(asset.get_data()) > 100_000
+
+
+def test_a_tree_the_log_reaches_later_is_served_once_it_exists(client, filled, make_org):
+    # Proofs skip the size read for trees this process has seen; a larger one
+    # is still refused until the log reaches it, and served afterwards.
+    assert client.get("/api/v1/ledger/proofs/inclusion?index=0&tree_size=6").status_code == 200
+    assert client.get("/api/v1/ledger/proofs/inclusion?index=0&tree_size=8").status_code == 404
+    make_org(Role.FIRM, "Firm 3")  # two more entries
+    answer = client.get("/api/v1/ledger/proofs/inclusion?index=7&tree_size=8")
+    assert answer.status_code == 200 and answer.get_json()["tree_size"] == 8
+    assert client.get("/api/v1/ledger/proofs/consistency?first=6&second=9").status_code == 404
