@@ -3,48 +3,79 @@ fields a live consent covers, with proof material and a ledger entry per read.""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from app.consent.services import consent_for_read
+from app.consent.models import Consent
+from app.consent.services import consent_for_read, revoked
+from app.errors import PermissionDenied
 from app.identity.auth import Principal
 from app.notary.receipts import receipt_for_indexes
 from app.notary.service import Notary, PendingEntry, make_entry
-from ledger.disclosure import disclose
+from ledger.disclosure import Disclosure, disclose
 
 from .access import has_full_access, load_document
-from .models import Document, DocumentAccess
+from .models import Document, DocumentAccess, DocumentVersion
 from .services import current_version, document_refs
 from .types import document_type
 
 
-def read_document(session: Session, notary: Notary, principal: Principal, document_id: str,
-                  consent_id: str | None, now: datetime) -> tuple[Document, dict[str, Any]]:
-    """``(document, view)`` where view has ``access`` = ``full`` or ``consent``."""
+@dataclass(frozen=True)
+class ReadPlan:
+    """What a read will show, decided in a read transaction: the document, and
+    for a read under consent, the consent and the disclosure to log."""
+
+    document: Document
+    version: DocumentVersion
+    consent: Consent | None = None
+    fields: frozenset[str] = frozenset()
+    disclosure: Disclosure | None = None
+
+    def full_view(self) -> dict[str, Any]:
+        return {"access": "full", "content": self.version.content, "salts": self.version.salts}
+
+
+def plan_read(session: Session, principal: Principal, document_id: str,
+              consent_id: str | None, now: datetime) -> ReadPlan:
+    """Decide what ``principal`` may see of the document (404/403 otherwise);
+    works out the disclosure, so the write that logs the read stays short."""
     document = load_document(session, document_id)
     version = current_version(session, document)
     if has_full_access(session, principal, document) and consent_id is None:
-        return document, {"access": "full", "content": version.content, "salts": version.salts}
+        return ReadPlan(document, version)
     consent = consent_for_read(session, principal, document, consent_id, now)
     categories = document_type(document.doc_type).field_categories
-    fields = {name for name, category in categories.items()
-              if category in consent.data_categories}
+    fields = frozenset(name for name, category in categories.items()
+                       if category in consent.data_categories)
     disclosure = disclose(document.doc_type, version.content, version.salts, fields)
+    return ReadPlan(document, version, consent, fields, disclosure)
+
+
+def log_consent_read(session: Session, notary: Notary, principal: Principal, plan: ReadPlan,
+                     now: datetime) -> dict[str, Any]:
+    """Log a read under consent (``document.accessed``) and answer with the
+    disclosure and its evidence. The consent is checked again here: a
+    revocation committed since the plan was made wins."""
+    document, version, consent = plan.document, plan.version, plan.consent
+    if revoked(session, consent.id):
+        raise PermissionDenied(f"consent {consent.id} was revoked")
     notarized = notary.record(session, [PendingEntry(
         make_entry("document.accessed", principal.org_id, now, document=document.id,
                    version=version.version, digest=version.digest, consent=consent.id,
                    reader=principal.org_id),
         document_refs(session, document) + (("consent", consent.id),
                                             ("org", principal.org_id)))])
-    session.add(DocumentAccess(entry_idx=notarized[0].index, document_id=document.id,
-                               version=version.version, consent_id=consent.id,
-                               reader_org_id=principal.org_id, fields=sorted(fields), at=now))
+    session.execute(insert(DocumentAccess.__table__), [{
+        "entry_idx": notarized[0].index, "document_id": document.id,
+        "version": version.version, "consent_id": consent.id,
+        "reader_org_id": principal.org_id, "fields": sorted(plan.fields), "at": now}])
     evidence = receipt_for_indexes(session, [version.entry_idx, notarized[0].index])
-    return document, {"access": "consent", "consent_id": consent.id,
-                      "disclosure": disclosure.to_json(), "evidence": evidence}
+    return {"access": "consent", "consent_id": consent.id,
+            "disclosure": plan.disclosure.to_json(), "evidence": evidence}
 
 
 def accesses(session: Session, document: Document, limit: int,

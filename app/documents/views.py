@@ -86,10 +86,14 @@ class DocumentItem(MethodView):
         """The document in full, or under consent only the covered fields with proofs
         (each consent read is logged on the ledger as ``document.accessed``)."""
         platform, now = _platform_now()
+        principal = current_principal()
+        with platform.db.read() as session:
+            plan = reads.plan_read(session, principal, document_id, query.get("consent"), now)
+        if plan.consent is None:
+            return document_fields(plan.document) | plan.full_view()
         with platform.db.write() as session:
-            document, view = reads.read_document(session, platform.notary, current_principal(),
-                                                 document_id, query.get("consent"), now)
-            return document_fields(document) | view
+            view = reads.log_consent_read(session, platform.notary, principal, plan, now)
+        return document_fields(plan.document) | view
 
 
 @blp.route("/<document_id>/versions")

@@ -199,3 +199,25 @@ def test_consent_visible_to_owner_recipient_and_regulator_only(client, cast, clo
     received = client.get("/api/v1/consents?direction=received",
                           headers=cast.importer.headers).get_json()["items"]
     assert [c["id"] for c in received] == [consent["id"]]
+
+
+def test_a_revocation_between_deciding_and_logging_a_read_wins(client, cast, clock, invoice,
+                                                               platform, snapshot):
+    # A read is decided in a read transaction and logged in a short write; a
+    # revocation that commits in between must still refuse the read.
+    from app.documents import reads
+    from app.errors import PermissionDenied
+    from app.identity.auth import Principal
+
+    consent = grant(client, cast.exporter, cast.importer, clock).get_json()
+    reader = Principal(cast.importer.org_id, cast.importer.role)
+    with platform.db.read() as session:
+        plan = reads.plan_read(session, reader, invoice["id"], None, clock.now)
+    assert plan.consent.id == consent["id"]
+    assert client.post(f"/api/v1/consents/{consent['id']}/revoke",
+                       headers=cast.exporter.headers).status_code == 200
+    before = snapshot()
+    with pytest.raises(PermissionDenied, match="revoked"):
+        with platform.db.write() as session:
+            reads.log_consent_read(session, platform.notary, reader, plan, clock.now)
+    assert snapshot() == before
