@@ -61,6 +61,12 @@ class Frontier:
     def root(self) -> bytes:
         return fold_right(self._stack)
 
+    def path_of_next_leaf(self) -> list[bytes]:
+        """The inclusion proof of the next leaf pushed, in the tree of
+        ``size + 1`` leaves it completes: the complete subtrees to its left,
+        smallest first. (So a receipt for the newest entry needs no read.)"""
+        return self._stack[::-1]
+
 
 def root_hash(leaf_hashes: Iterable[bytes]) -> bytes:
     """The RFC 9162 Merkle tree hash of the given leaf hashes."""

@@ -25,7 +25,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger, CheckConstraint, Column, Connection, DateTime, Integer, LargeBinary,
-    MetaData, Table, Text, insert, select, update,
+    MetaData, Table, Text, insert, select,
 )
 
 from .checkpoint import Checkpoint
@@ -79,6 +79,7 @@ class AppendResult:
     tree_size: int
     root_hash: bytes
     leaf_hashes: tuple[bytes, ...]
+    last_leaf_proof: tuple[bytes, ...]  # inclusion proof of leaf tree_size - 1 in tree_size
 
 
 @dataclass(frozen=True)
@@ -106,10 +107,7 @@ class SqlLog:
     @property
     def size(self) -> int:
         if self._size is None:
-            rows = self._fetch("SELECT size FROM ledger_head WHERE id = 1")
-            if not rows:
-                raise IntegrityError("ledger_head row is missing; run the migrations")
-            self._size = rows[0][0]
+            self._size = self._read_head()
         return self._size
 
     def _fetch(self, sql: str, parameters: Sequence = ()) -> list[tuple]:
@@ -143,6 +141,7 @@ class SqlLog:
         frontier = Frontier(size, self.read_hashes(span_nodes(0, size)))
         leaves, entry_rows, tree_rows = [], [], []
         for index, data in enumerate(leaf_data, start=size):
+            last_leaf_proof = frontier.path_of_next_leaf()
             completed = frontier.push(leaf_hash(data))
             leaves.append(completed[0])
             entry_rows.append((index, data))
@@ -154,7 +153,8 @@ class SqlLog:
             f"INSERT INTO ledger_tree (leaf_index, hashes) VALUES ({mark}, {mark})", tree_rows)
         self._move_head(size, frontier.size)
         self._size = frontier.size
-        return AppendResult(size, frontier.size, frontier.root(), tuple(leaves))
+        return AppendResult(size, frontier.size, frontier.root(), tuple(leaves),
+                            tuple(last_leaf_proof))
 
     def read_entries(self, start: int, stop: int) -> list[tuple[int, bytes]]:
         """Logged bytes of leaves ``start <= idx < stop``, in order."""
@@ -215,15 +215,24 @@ class SqlLog:
         return {row: bytes(blob) for row, blob in result}
 
     def _lock_head(self) -> int:
-        size = self.connection.execute(
-            select(head.c.size).where(head.c.id == 1).with_for_update()).scalar_one_or_none()
-        if size is None:
+        # SQLite: the writer's BEGIN IMMEDIATE already holds the database's lock.
+        self._size = self._read_head(lock=self.connection.dialect.name != "sqlite")
+        return self._size
+
+    def _read_head(self, lock: bool = False) -> int:
+        rows = self._fetch("SELECT size FROM ledger_head WHERE id = 1"
+                           + (" FOR UPDATE" if lock else ""))
+        if not rows:
             raise IntegrityError("ledger_head row is missing; run the migrations")
-        self._size = size
-        return size
+        return rows[0][0]
 
     def _move_head(self, old: int, new: int) -> None:
-        moved = self.connection.execute(
-            update(head).where(head.c.id == 1, head.c.size == old).values(size=new))
-        if moved.rowcount != 1:
+        cursor = self.connection.connection.cursor()
+        try:
+            cursor.execute(f"UPDATE ledger_head SET size = {self._mark} "
+                           f"WHERE id = 1 AND size = {self._mark}", (new, old))
+            moved = cursor.rowcount
+        finally:
+            cursor.close()
+        if moved != 1:
             raise ConcurrentAppendError(f"log head moved from {old} during an append")

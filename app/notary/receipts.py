@@ -24,9 +24,12 @@ def _b64(value: bytes) -> str:
     return base64.b64encode(value).decode()
 
 
-def entry_evidence(log: SqlLog, index: int, leaf_data: bytes, tree_size: int) -> dict:
-    """One bundle entry: the logged bytes and their inclusion proof at ``tree_size``."""
-    proof = ledger.prove.inclusion_proof(log, index, tree_size)
+def entry_evidence(log: SqlLog, index: int, leaf_data: bytes, tree_size: int,
+                   proof: Sequence[bytes] | None = None) -> dict:
+    """One bundle entry: the logged bytes and their inclusion proof at
+    ``tree_size`` (read from the log unless the caller has it)."""
+    if proof is None:
+        proof = ledger.prove.inclusion_proof(log, index, tree_size)
     return {"index": index, "leaf_data": _b64(leaf_data), "leaf_hash": _b64(ledger.leaf_hash(leaf_data)),
             "inclusion_proof": [_b64(p) for p in proof]}
 
@@ -37,7 +40,8 @@ def receipt_for(session: Session, notarized: Sequence[Notarized]) -> dict:
     last = max(notarized, key=lambda item: item.tree_size)
     tree_size = last.tree_size
     return {"format": BUNDLE_FORMAT, "checkpoint": last.checkpoint,
-            "entries": [entry_evidence(log, item.index, item.leaf_data, tree_size)
+            "entries": [entry_evidence(log, item.index, item.leaf_data, tree_size,
+                                       item.proof if item.tree_size == tree_size else None)
                         for item in notarized]}
 
 

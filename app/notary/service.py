@@ -33,6 +33,7 @@ class Notarized:
     leaf_hash: bytes
     tree_size: int
     checkpoint: str  # the signed note of ``tree_size``
+    proof: tuple[bytes, ...] | None = None  # into ``tree_size``, known for the newest entry
 
 
 def make_entry(entry_type: str, actor: str, at: datetime, **fields: Any) -> dict[str, Any]:
@@ -66,8 +67,11 @@ class Notary:
              "at": datetime.fromisoformat(entry.body["at"])}
             for offset, entry in enumerate(entries)])
         note = self._sign(log, result.tree_size, result.root_hash)
-        return [Notarized(result.first_index + offset, data, leaf, result.tree_size, note)
-                for offset, (data, leaf) in enumerate(zip(leaf_data, result.leaf_hashes))]
+        newest = result.tree_size - 1
+        return [Notarized(index, data, leaf, result.tree_size, note,
+                          result.last_leaf_proof if index == newest else None)
+                for index, data, leaf in zip(range(result.first_index, result.tree_size),
+                                             leaf_data, result.leaf_hashes)]
 
     def ensure_checkpoint(self, session: Session) -> StoredCheckpoint:
         """Sign the current tree unless its size already has a checkpoint."""

@@ -8,6 +8,7 @@ import pymerkle
 import pytest
 
 import ledger
+from ledger.hashing import Frontier
 from tests.ledger.rfc9162_reference import EMPTY_ROOT, ReferenceTree, leaf_data, ref_leaf_hash, synthetic_tree
 
 VECTORS = json.loads((Path(__file__).parent / "testdata" / "rfc6962_vectors.json").read_text())
@@ -81,3 +82,11 @@ def test_root_hash_agrees_with_pymerkle():
         tree.append_entry(leaf_data(i))
         ours.append(ref_leaf_hash(leaf_data(i)))
         assert ledger.root_hash(ours) == tree.get_root(), i
+
+
+def test_frontier_knows_the_proof_of_the_next_leaf_for_every_size_up_to_130():
+    reference = synthetic_tree(130)
+    frontier = Frontier()
+    for n in range(130):
+        assert frontier.path_of_next_leaf() == reference.path(n, n + 1), n
+        frontier.push(reference.leaves[n])
