@@ -83,3 +83,24 @@ def test_corrupted_stored_hash_is_a_typed_error_naming_the_leaf(db):
         with pytest.raises(ledger.IntegrityError) as caught:
             prove.inclusion_proof(log, 4, 8)
         assert caught.value.index == 5
+
+
+def test_a_stored_checkpoint_reads_back_as_written(db):
+    from datetime import datetime, timezone
+    result = _append(db, [b"one", b"two", b"three"])
+    signed_at = datetime(2026, 11, 23, 8, 30, 15, 123456, tzinfo=timezone.utc)
+    checkpoint = ledger.Checkpoint("tradezone.test/log", result.tree_size, result.root_hash)
+    with db.write() as session:
+        SqlLog(session.connection()).add_checkpoint(checkpoint, "the signed note\n", signed_at)
+    with db.read() as session:
+        stored = SqlLog(session.connection()).latest_checkpoint()
+    assert (stored.size, stored.root_hash, stored.note) == (3, result.root_hash, "the signed note\n")
+    assert stored.signed_at == signed_at
+
+
+def test_the_newest_leaf_comes_with_its_proof(db):
+    _append(db, [b"a", b"b", b"c", b"d", b"e"])
+    result = _append(db, [b"f", b"g"])
+    with db.read() as session:
+        log = SqlLog(session.connection())
+        assert list(result.last_leaf_proof) == prove.inclusion_proof(log, 6, 7)
