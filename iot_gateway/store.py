@@ -26,7 +26,7 @@ from app.notary.service import Notary, PendingEntry, make_entry
 from app.platform import Platform
 
 from . import messages as m
-from .bulkinsert import BulkInsert
+from app.bulkinsert import BulkInsert
 from .messages import Checked, Outcome, Rejection, Status
 from .topics import topic_label
 
@@ -145,7 +145,7 @@ class _BatchWriter:
             self.session, [_pending_entry(c, devices[c.device_id].owner_org_id, common)
                            for c in items])
         # The driver's executemany: the ORM's bulk path, and even Core's, cost
-        # more per row than the rest of the row (see bulkinsert.py).
+        # more per row than the rest of the row (see app/bulkinsert.py).
         _DEVICE_EVENTS.execute(self.session.connection(), [
             (receipt.index, c.device_id, c.event.seq, c.event.type, c.event.shipment,
              c.event.ts, c.token, c.raw_sha256, c.message.received_at)

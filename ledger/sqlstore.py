@@ -191,7 +191,8 @@ class SqlLog:
         """Store a signed checkpoint (its root was computed by this append or checked)."""
         # The driver's cursor, with the timestamp converted as the column type
         # would: one checkpoint per write, so SQLAlchemy's insert cost showed.
-        convert = checkpoints.c.signed_at.type.bind_processor(self.connection.dialect)
+        dialect = self.connection.dialect
+        convert = checkpoints.c.signed_at.type.dialect_impl(dialect).bind_processor(dialect)
         cursor = self.connection.connection.cursor()
         try:
             cursor.execute(f"INSERT INTO ledger_checkpoints (size, root_hash, note, signed_at) "

@@ -2,9 +2,9 @@
 
 SQLAlchemy Core's executemany builds and processes a parameter dict per row
 (``construct_params``), which costs more than the row itself at the
-gateway's rates; here each row is a plain tuple in column order, and only
-the columns whose type converts values (a timezone-aware timestamp) are
-converted, by the very bind processors SQLAlchemy would have used. The
+gateway's and the notary's rates; here each row is a plain tuple in column
+order, and only the columns whose type converts values (a timezone-aware
+timestamp) are converted, by the very bind processors SQLAlchemy would have used. The
 placeholders follow the driver's paramstyle, as ledger/sqlstore.py does.
 """
 
