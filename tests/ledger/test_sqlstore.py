@@ -95,7 +95,8 @@ def test_a_stored_checkpoint_reads_back_as_written(db):
     with db.read() as session:
         stored = SqlLog(session.connection()).latest_checkpoint()
     assert (stored.size, stored.root_hash, stored.note) == (3, result.root_hash, "the signed note\n")
-    assert stored.signed_at == signed_at
+    # SQLite hands timestamps back naive (in UTC, as stored); PostgreSQL aware.
+    assert stored.signed_at.replace(tzinfo=stored.signed_at.tzinfo or timezone.utc) == signed_at
 
 
 def test_the_newest_leaf_comes_with_its_proof(db):
