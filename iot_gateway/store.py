@@ -21,12 +21,12 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from app.bulkinsert import BulkInsert
 from app.devices.models import Device, DeviceEvent, DeviceStatus, QuarantinedEvent
 from app.notary.service import Notary, PendingEntry, make_entry
 from app.platform import Platform
 
 from . import messages as m
-from app.bulkinsert import BulkInsert
 from .messages import Checked, Outcome, Rejection, Status
 from .topics import topic_label
 

@@ -20,6 +20,7 @@ with a compare-and-set.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -114,12 +115,13 @@ class SqlLog:
         """Rows of a read, from the driver's own cursor: on proofs, building
         SQLAlchemy's result object cost more than the query. (The connection's
         transaction, if any, has begun: this is the same DBAPI connection.)"""
-        cursor = self.connection.connection.cursor()
-        try:
+        with self._cursor() as cursor:
             cursor.execute(sql, parameters)
             return cursor.fetchall()
-        finally:
-            cursor.close()
+
+    def _cursor(self):
+        """A cursor of the driver's connection under ``self.connection``, closed after use."""
+        return closing(self.connection.connection.cursor())
 
     def read_hashes(self, nodes: Sequence[Node]) -> list[bytes]:
         where = [stored_row(node) for node in nodes]
@@ -140,8 +142,10 @@ class SqlLog:
         size = self._lock_head()
         frontier = Frontier(size, self.read_hashes(span_nodes(0, size)))
         leaves, entry_rows, tree_rows = [], [], []
+        newest = size + len(leaf_data) - 1
         for index, data in enumerate(leaf_data, start=size):
-            last_leaf_proof = frontier.path_of_next_leaf()
+            if index == newest:
+                last_leaf_proof = frontier.path_of_next_leaf()
             completed = frontier.push(leaf_hash(data))
             leaves.append(completed[0])
             entry_rows.append((index, data))
@@ -193,14 +197,11 @@ class SqlLog:
         # would: one checkpoint per write, so SQLAlchemy's insert cost showed.
         dialect = self.connection.dialect
         convert = checkpoints.c.signed_at.type.dialect_impl(dialect).bind_processor(dialect)
-        cursor = self.connection.connection.cursor()
-        try:
+        with self._cursor() as cursor:
             cursor.execute(f"INSERT INTO ledger_checkpoints (size, root_hash, note, signed_at) "
                            f"VALUES ({self._mark}, {self._mark}, {self._mark}, {self._mark})",
                            (checkpoint.size, checkpoint.root_hash, note,
                             convert(signed_at) if convert else signed_at))
-        finally:
-            cursor.close()
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         row = self.connection.execute(
@@ -237,12 +238,9 @@ class SqlLog:
         return rows[0][0]
 
     def _move_head(self, old: int, new: int) -> None:
-        cursor = self.connection.connection.cursor()
-        try:
+        with self._cursor() as cursor:
             cursor.execute(f"UPDATE ledger_head SET size = {self._mark} "
                            f"WHERE id = 1 AND size = {self._mark}", (new, old))
             moved = cursor.rowcount
-        finally:
-            cursor.close()
         if moved != 1:
             raise ConcurrentAppendError(f"log head moved from {old} during an append")

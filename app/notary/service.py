@@ -66,11 +66,10 @@ class Notary:
         _REFS.execute(connection, [(kind, ref, result.first_index + offset)
                                    for offset, entry in enumerate(entries)
                                    for kind, ref in set(entry.refs)])
-        times: dict[str, datetime] = {}  # a batch's entries mostly share one time
+        # A batch's entries mostly share one time: parse each distinct one once.
+        times = {text: datetime.fromisoformat(text) for text in {e.body["at"] for e in entries}}
         _META.execute(connection, [
-            (result.first_index + offset, entry.body["type"],
-             times.get(entry.body["at"]) or times.setdefault(
-                 entry.body["at"], datetime.fromisoformat(entry.body["at"])))
+            (result.first_index + offset, entry.body["type"], times[entry.body["at"]])
             for offset, entry in enumerate(entries)])
         note = self._sign(log, result.tree_size, result.root_hash)
         newest = result.tree_size - 1
