@@ -139,12 +139,6 @@ def consent_for_read(session: Session, principal: Principal, document: Document,
     raise PermissionDenied(candidates[0].refusal(now) or "consent does not allow reading")
 
 
-def revoked(session: Session, consent_id: str) -> bool:
-    """Whether the consent has been revoked (as this transaction sees it)."""
-    status = session.scalar(select(Consent.status).where(Consent.id == consent_id))
-    return status == ConsentStatus.REVOKED
-
-
 def list_consents(session: Session, principal: Principal, direction: str | None,
                   status: str | None, limit: int, after: str | None) -> list[Consent]:
     query = select(Consent).order_by(Consent.id).limit(limit)

@@ -11,7 +11,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from app.consent.models import Consent
-from app.consent.services import consent_for_read, revoked
+from app.consent.services import consent_for_read
 from app.errors import PermissionDenied
 from app.identity.auth import Principal
 from app.notary.receipts import receipt_for_indexes
@@ -61,8 +61,9 @@ def log_consent_read(session: Session, notary: Notary, principal: Principal, pla
     disclosure and its evidence. The consent is checked again here: a
     revocation committed since the plan was made wins."""
     document, version, consent = plan.document, plan.version, plan.consent
-    if revoked(session, consent.id):
-        raise PermissionDenied(f"consent {consent.id} was revoked")
+    refusal = session.get(Consent, consent.id).refusal(now)  # as this transaction sees it
+    if refusal is not None:
+        raise PermissionDenied(refusal)
     notarized = notary.record(session, [PendingEntry(
         make_entry("document.accessed", principal.org_id, now, document=document.id,
                    version=version.version, digest=version.digest, consent=consent.id,
