@@ -100,14 +100,8 @@ def submit(session: Session, notary: Notary, principal: Principal, draft: Draft,
     if parties:
         session.execute(insert(DocumentParty.__table__),
                         [{"document_id": document.id, "org_id": org_id} for org_id in parties])
-    notarized = notary.record(session, [PendingEntry(
-        make_entry("document.issued", principal.org_id, now, document=document.id,
-                   doc_type=document.doc_type, version=1, digest=draft.digest),
-        refs=document_refs(session, document, parties))])
-    session.execute(insert(DocumentVersion.__table__), [{
-        "document_id": document.id, "version": 1, "content": draft.content,
-        "salts": draft.salts, "digest": draft.digest, "previous_digest": None,
-        "entry_idx": notarized[0].index, "created_at": now}])
+    notarized = _add_version(session, notary, principal, document, draft.content, draft.salts,
+                             None, now, "document.issued", parties)
     return Outcome(document, notarized)
 
 
@@ -128,9 +122,13 @@ def amend(session: Session, notary: Notary, principal: Principal, document_id: s
                                 .where(DocumentParty.document_id == document.id)))
     session.add_all(DocumentParty(document_id=document.id, org_id=org_id)
                     for org_id in parties - known)
+    salts, previous = new_salts(content), document.digest
     document.status = DocumentStatus.AMENDED
-    notarized = _add_version(session, notary, principal, document, content, now,
-                             "document.amended", known | parties)
+    document.version += 1
+    document.digest = document_digest(document.doc_type, content, salts)
+    document.updated_at = now
+    notarized = _add_version(session, notary, principal, document, content, salts, previous,
+                             now, "document.amended", known | parties)
     return Outcome(document, notarized)
 
 
@@ -173,26 +171,21 @@ def current_version(session: Session, document: Document) -> DocumentVersion:
 
 
 def _add_version(session: Session, notary: Notary, principal: Principal, document: Document,
-                 content: dict[str, Any], now: datetime, entry_type: str,
-                 parties: set[str]) -> list[Notarized]:
-    salts = new_salts(content)
-    digest = document_digest(document.doc_type, content, salts)
-    previous = document.digest or None
-    document.version += 1
-    document.digest = digest
-    document.updated_at = now
+                 content: dict[str, Any], salts: dict[str, str], previous: str | None,
+                 now: datetime, entry_type: str, parties: set[str]) -> list[Notarized]:
+    """Notarize and store ``document``'s current version (its number and digest
+    already set); ``previous``: the digest it amends, if any."""
     fields = {"document": document.id, "doc_type": document.doc_type,
-              "version": document.version, "digest": digest}
+              "version": document.version, "digest": document.digest}
     if previous:
         fields["previous_digest"] = previous
-    session.flush()
     notarized = notary.record(session, [PendingEntry(
         make_entry(entry_type, principal.org_id, now, **fields),
         refs=document_refs(session, document, parties))])
-    session.add(DocumentVersion(document_id=document.id, version=document.version,
-                                content=content, salts=salts, digest=digest,
-                                previous_digest=previous, entry_idx=notarized[0].index,
-                                created_at=now))
+    session.execute(insert(DocumentVersion.__table__), [{
+        "document_id": document.id, "version": document.version, "content": content,
+        "salts": salts, "digest": document.digest, "previous_digest": previous,
+        "entry_idx": notarized[0].index, "created_at": now}])
     return notarized
 
 
