@@ -68,15 +68,13 @@ import re
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,7 +87,10 @@ for _path in (ROOT, BENCH_DIR):
 import ledger  # noqa: E402
 
 import baseline_app  # noqa: E402
+import harness  # noqa: E402
+from report import log_progress  # noqa: E402
 from app.documents.types import DOCUMENT_TYPES  # noqa: E402
+from tests.services.ports import free_port  # noqa: E402
 
 perf = time.perf_counter
 
@@ -237,19 +238,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         bare_get=args.bare_get if args.bare_get is not None else not args.quick)
 
 
-def log_progress(message: str, _start=[None]) -> None:  # noqa: B006 - a process-wide clock
-    if _start[0] is None:
-        _start[0] = perf()
-    print(f"[{perf() - _start[0]:7.1f}s] {message}", file=sys.stderr, flush=True)
-
-
 # -- child processes -----------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -1141,19 +1130,6 @@ def figures(bench: Bench | None, runs: list[Run]) -> dict:
 
 # -- main ------------------------------------------------------------------------
 
-def _terminate(signum, _frame):
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-@contextmanager
-def temporary_dir(parent: str | None) -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="tz-api-bench-", dir=parent))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
 def wait_for_quiet_machine(settings: Settings) -> tuple[float, bool]:
     """Wait up to --load-wait s for the 1-minute load to drop below --max-load."""
     deadline = time.monotonic() + settings.load_wait
@@ -1192,7 +1168,7 @@ def choose_client(settings: Settings) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     settings = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
+    harness.stop_on_sigterm()
     started = perf()
     client = choose_client(settings)
     info: dict = {"quick": settings.quick, "duration_s": settings.duration,
@@ -1205,7 +1181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     failure: str | None = None
     check_summary = ""
     with ExitStack() as stack:
-        workdir = stack.enter_context(temporary_dir(settings.tmpdir))
+        workdir = stack.enter_context(harness.temporary_dir("tz-api-bench-", settings.tmpdir))
         if settings.postgres:
             from tests.services.postgres import PostgresCluster
             log_progress("starting a throwaway PostgreSQL cluster on 127.0.0.1")

@@ -42,14 +42,11 @@ import json
 import os
 import platform as pyplatform
 import random
-import shutil
-import signal
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -75,6 +72,7 @@ from app.identity.models import Role  # noqa: E402
 from app.identity.services import create_organization  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.notary.models import EntryMeta, EntryRef  # noqa: E402
+import harness  # noqa: E402
 import report  # noqa: E402
 from report import fmt, log_progress, percentile, print_rows, rate, ratio  # noqa: E402
 from app.notary.service import PendingEntry, make_entry as app_entry  # noqa: E402
@@ -464,22 +462,9 @@ def run_backend(backend: str, url: str, settings: Settings, workdir: Path,
 
 # -- output and main -------------------------------------------------------------
 
-def _terminate(signum, _frame):
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-@contextmanager
-def temporary_dir(parent: str | None) -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="tz-audit-bench-", dir=parent))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     settings = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
+    harness.stop_on_sigterm()
     started = perf()
     results = Results()
     for name, value in (("entries", settings.entries), ("batch", settings.batch),
@@ -490,7 +475,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log_progress(f"audit bench: {settings.entries:,} entries, backends "
                  f"{', '.join(settings.backends)}")
     with ExitStack() as stack:
-        workdir = stack.enter_context(temporary_dir(settings.tmpdir))
+        workdir = stack.enter_context(harness.temporary_dir("tz-audit-bench-", settings.tmpdir))
         for backend in settings.backends:
             if backend == "sqlite":
                 url = f"sqlite:///{workdir / 'audit.sqlite3'}"

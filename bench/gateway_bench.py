@@ -81,13 +81,12 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,6 +116,7 @@ from ledger.sqlstore import SqlLog  # noqa: E402
 from tests.iot_gateway.helpers import GatewayBroker, forget_session, register_device  # noqa: E402
 from tests.services.mosquitto import MosquittoBroker  # noqa: E402
 from tests.services.ports import free_port  # noqa: E402
+import harness  # noqa: E402
 import report  # noqa: E402
 from report import fmt, percentile, print_table, ratio  # noqa: E402
 
@@ -810,19 +810,6 @@ def add_goals(results: Results) -> None:
 
 # -- main ------------------------------------------------------------------------
 
-def _terminate(signum, _frame):
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-@contextmanager
-def temporary_dir(parent: str | None) -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="tz-gateway-bench-", dir=parent))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
 def best_of(repeats: int, measure: Callable[[], float]) -> float:
     return max(measure() for _ in range(repeats))
 
@@ -831,7 +818,7 @@ def run(settings: Settings, results: Results) -> None:
     repeats = 2 if settings.quick else 3
     results.put("repeats", repeats)
     with ExitStack() as stack:
-        workdir = stack.enter_context(temporary_dir(settings.tmpdir))
+        workdir = stack.enter_context(harness.temporary_dir("tz-gateway-bench-", settings.tmpdir))
         log_progress(f"set-up: {'PostgreSQL' if settings.postgres else 'SQLite'}, Mosquitto, "
                      f"{settings.devices} devices ({'/'.join(settings.algs)})")
         setup = make_setup(stack, settings, workdir)
@@ -902,7 +889,7 @@ def run(settings: Settings, results: Results) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     settings = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
+    harness.stop_on_sigterm()
     started = perf()
     results = Results()
     results.put("events", settings.events)

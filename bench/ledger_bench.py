@@ -64,15 +64,12 @@ import json
 import os
 import platform as pyplatform
 import random
-import shutil
-import signal
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from itertools import islice
@@ -97,6 +94,7 @@ from app.db import Database  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.notary.service import PendingEntry  # noqa: E402
 from app.platform import Platform, build_platform  # noqa: E402
+import harness  # noqa: E402
 from report import Results, fmt, log_progress, percentile, print_rows, rate, ratio  # noqa: E402
 
 perf = time.perf_counter
@@ -873,19 +871,6 @@ def add_goals(results: Results, settings: Settings) -> None:
 
 # -- main ----------------------------------------------------------------------
 
-def _terminate(signum, _frame):
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-@contextmanager
-def temporary_dir(parent: str | None) -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="tz-ledger-bench-", dir=parent))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     settings = parse_args(argv)
     if "sqlite" in settings.backends:
@@ -895,7 +880,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("pymerkle is missing: .venv/bin/pip install -e '.[test]' (or pip install "
                   "pymerkle)", file=sys.stderr)
             return 2
-    signal.signal(signal.SIGTERM, _terminate)
+    harness.stop_on_sigterm()
     started = perf()
     results = Results()
     results.put("entries", settings.entries)
@@ -907,7 +892,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log_progress(f"ledger bench: {settings.entries:,} entries, batch {settings.batch:,}, "
                  f"backends {', '.join(settings.backends)}")
     with ExitStack() as stack:
-        workdir = stack.enter_context(temporary_dir(settings.tmpdir))
+        workdir = stack.enter_context(harness.temporary_dir("tz-ledger-bench-", settings.tmpdir))
         log_progress(f"encoding {settings.entries:,} entries")
         data = encode_all(settings, results)
         gc.collect()

@@ -1,0 +1,31 @@
+"""What every benchmark script does around its measurements: a temporary
+directory removed at the end, and SIGTERM turned into the same clean
+shutdown as Ctrl-C (so every process a script started is stopped)."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM raise KeyboardInterrupt, which the scripts already clean up after."""
+    signal.signal(signal.SIGTERM, _terminate)
+
+
+def _terminate(signum, _frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@contextmanager
+def temporary_dir(prefix: str, parent: str | None) -> Iterator[Path]:
+    """A fresh directory under ``parent`` (default: the system's), removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
