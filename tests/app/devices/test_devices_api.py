@@ -321,41 +321,6 @@ def test_bad_quarantine_queries_are_422(client, cast, query):
     assert response.status_code == 422
 
 
-# --- who may do what -----------------------------------------------------------------------
-
-F, C, R, A = Role.FIRM, Role.CUSTOMS, Role.REGULATOR, Role.ADMIN
-MATRIX = [
-    ("POST", API, {C, A}),
-    ("GET", API, {C, R, A}),
-    ("GET", f"{API}/quarantine", {C, R}),
-    ("GET", f"{API}/dev-1", {C, R, A}),
-    ("POST", f"{API}/dev-1/revoke", {C, A}),
-    ("GET", f"{API}/dev-1/events", {C, R}),
-]
-
-
-@pytest.mark.parametrize("method, path, allowed", MATRIX, ids=[f"{m} {p}" for m, p, _ in MATRIX])
-def test_each_role_on_each_device_route(client, make_org, snapshot, method, path, allowed):
-    for role in Role:
-        org = make_org(role)
-        before = snapshot()
-        response = client.open(path, method=method, headers=org.headers,
-                               json={} if method == "POST" else None)
-        assert response.status_code != 500
-        if role in allowed:
-            assert response.status_code not in (401, 403), (role, response.get_json())
-        else:
-            assert response.status_code == 403, (role, response.status_code)
-            assert snapshot() == before
-
-
-def test_the_matrix_names_every_device_route(app):
-    served = {(method, rule.rule) for rule in app.url_map.iter_rules()
-              if rule.rule.startswith(API) for method in rule.methods - {"HEAD", "OPTIONS"}}
-    listed = {(method, path.replace("dev-1", "<device_id>")) for method, path, _ in MATRIX}
-    assert served == listed
-
-
 def _every_stored_value(platform) -> str:
     """Every row of every table as text: a secret must appear nowhere in it."""
     dump = []
