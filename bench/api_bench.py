@@ -1250,8 +1250,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\ninterrupted; servers stopped and temporary files removed", file=sys.stderr)
-        sys.exit(130)
+    harness.run(main)

@@ -1,15 +1,17 @@
 """What every benchmark script does around its measurements: a temporary
-directory removed at the end, and SIGTERM turned into the same clean
-shutdown as Ctrl-C (so every process a script started is stopped)."""
+directory removed at the end, SIGTERM turned into the same clean shutdown
+as Ctrl-C (so every process a script started is stopped), and the exit."""
 
 from __future__ import annotations
 
 import shutil
 import signal
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 
 def stop_on_sigterm() -> None:
@@ -29,3 +31,13 @@ def temporary_dir(prefix: str, parent: str | None) -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def run(main: Callable[[], int]) -> NoReturn:
+    """Exit with ``main()``'s status; on Ctrl-C or SIGTERM (after ``main``'s own
+    clean-up has run) say so and exit 130."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\ninterrupted; temporary files removed and servers stopped", file=sys.stderr)
+        sys.exit(130)

@@ -944,8 +944,4 @@ def _pg_version(conninfo: str) -> str:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\ninterrupted; temporary files removed and servers stopped", file=sys.stderr)
-        sys.exit(130)
+    harness.run(main)
