@@ -171,6 +171,7 @@ class Settings:
     tmpdir: str | None
     profile: bool = False
     bare_get: bool = True
+    scenarios: tuple[str, ...] = SCENARIOS
 
     def connections_for(self, server: ServerSetting) -> int:
         return self.connections or max(4, 2 * server.concurrency)
@@ -214,10 +215,16 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
                         help="after the measurements at the first server setting, run the "
                              "submit load once more under py-spy (all workers) and print where "
                              "the server's CPU goes to stderr (.venv/bin/pip install py-spy)")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS),
+                        help="comma-separated subset of the app's scenarios to measure "
+                             f"(default {','.join(SCENARIOS)}); the baseline always runs")
     parser.add_argument("--bare-get", action=argparse.BooleanOptionalAction,
                         help="also measure GET /healthz of the bare Flask app, the ceiling of "
                              "any read through gunicorn + Flask (default: on, off with --quick)")
     args = parser.parse_args(argv)
+    scenarios = tuple(name.strip() for name in args.scenarios.split(",") if name.strip())
+    if not scenarios or set(scenarios) - set(SCENARIOS):
+        parser.error(f"--scenarios: choose among {', '.join(SCENARIOS)}")
     if args.database_url and args.postgres:
         parser.error("--database-url and --postgres exclude each other")
     try:
@@ -234,7 +241,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
         connections=args.connections, client=args.client, database_url=args.database_url,
         postgres=args.postgres, max_load=args.max_load,
         load_wait=args.load_wait if args.load_wait is not None else (0.0 if args.quick else 300.0),
-        seed=args.seed, tmpdir=args.tmpdir, profile=args.profile,
+        seed=args.seed, tmpdir=args.tmpdir, profile=args.profile, scenarios=scenarios,
         bare_get=args.bare_get if args.bare_get is not None else not args.quick)
 
 
@@ -842,7 +849,7 @@ class Bench:
             size_before = ledger_size(server)
             self.preflight(server)
             client_writes += 2  # the preflight's submission and read
-            for scenario in SCENARIOS:
+            for scenario in self.settings.scenarios:
                 load = self.loads(ledger_size(server))[scenario]
                 note = ""
                 if scenario == "proof":

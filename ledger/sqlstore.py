@@ -100,9 +100,12 @@ class SqlLog:
     database's on appends and proofs.
     """
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, known_size: int | None = None) -> None:
+        """``known_size``: a size the log is known to have reached, which ``size``
+        then reports instead of reading the head; enough for proofs in trees up
+        to it, since the log only grows. (Appending still reads the head.)"""
         self.connection = connection
-        self._size: int | None = None
+        self._size: int | None = known_size
         self._mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
 
     @property

@@ -3,12 +3,18 @@ proofs; entries for organisations with a token."""
 
 from __future__ import annotations
 
+import binascii
+import json
+import re
+
+from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from sqlalchemy import select
+from marshmallow import EXCLUDE, Schema, ValidationError
+from sqlalchemy import Connection, select
 
 import ledger
-from app.errors import NotFound
+from app.errors import NotFound, ValidationFailed
 from app.identity.auth import current_principal, protected
 from app.identity.models import Role
 from app.platform import current_platform
@@ -20,20 +26,54 @@ from .schemas import (
     EntryPageSchema, EntrySchema, InclusionProofSchema, InclusionQuerySchema, LogKeySchema,
 )
 
+# A day: long enough for caches in front of the log, short enough to forget a
+# log that was reset (a test or demo database), which real logs never are.
+PROOF_CACHE_CONTROL = "public, max-age=86400"
+
 blp = Blueprint("ledger", __name__, url_prefix="/api/v1/ledger",
                 description="The verifiable log: checkpoints, proofs and entries.")
 
 
-def _require_tree(log: SqlLog, tree_size: int) -> None:
-    """404 for a tree the log has not reached; ``ledger.prove`` answers the
-    other range errors (index >= tree_size, first > second) with a 400.
-    (A size this process has already seen needs no read: the log only grows.)"""
+def _log_with_tree(connection: Connection, tree_size: int) -> SqlLog:
+    """The log, with a 404 for a tree it has not reached; ``ledger.prove``
+    answers the other range errors (index >= tree_size, first > second) with
+    a 400. A size this process has already seen needs no read: the log only grows."""
     seen = current_platform().log_size_seen
     if seen.covers(tree_size):
-        return
+        return SqlLog(connection, known_size=seen.size)
+    log = SqlLog(connection)
     seen.saw(log.size)
     if tree_size > log.size:
         raise NotFound(f"tree size {tree_size} is beyond the log's size {log.size}")
+    return log
+
+
+_CANONICAL_INTEGER = re.compile(r"0|[1-9][0-9]*")
+
+
+def _query_integers(schema: Schema) -> dict[str, int]:
+    """The query's integers named by ``schema``: read directly when each is
+    written canonically (the proof routes are the busiest reads, and webargs
+    cost a tenth of each), else loaded through ``schema`` for its 422."""
+    args = request.args
+    values = {}
+    for name in schema.fields:
+        text = args.get(name)
+        if text is None or _CANONICAL_INTEGER.fullmatch(text) is None:
+            try:
+                return schema.load(args, unknown=EXCLUDE)
+            except ValidationError as error:
+                raise ValidationFailed("invalid query", errors={"query": error.messages})
+        values[name] = int(text)
+    return values
+
+
+def _proof_response(body: dict) -> Response:
+    """A proof as JSON, written directly (marshmallow's dump cost another tenth).
+    A proof between two tree sizes never changes, so caches may keep it."""
+    response = current_app.response_class(json.dumps(body), mimetype="application/json")
+    response.headers["Cache-Control"] = PROOF_CACHE_CONTROL
+    return response
 
 
 @blp.route("/checkpoint")
@@ -58,37 +98,50 @@ class LogKey(MethodView):
                 "verifier_key": signer.verifier_key}
 
 
+_INCLUSION_QUERY = InclusionQuerySchema()
+_CONSISTENCY_QUERY = ConsistencyQuerySchema()
+
+
 @blp.route("/proofs/inclusion")
 class InclusionProof(MethodView):
-    @blp.arguments(InclusionQuerySchema(), location="query", as_kwargs=True)
+    @blp.doc(parameters=[{"in": "query", "schema": InclusionQuerySchema}])
     @blp.response(200, InclusionProofSchema)
     @blp.alt_response(400, response="DEFAULT_ERROR", description="index not below tree_size")
     @blp.alt_response(404, response="DEFAULT_ERROR", description="tree_size beyond the log")
-    def get(self, index: int, tree_size: int):
+    @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+    def get(self):
         """RFC 9162 inclusion proof (audit path) of leaf ``index`` in tree ``tree_size``."""
+        query = _query_integers(_INCLUSION_QUERY)
+        index, tree_size = query["index"], query["tree_size"]
         with current_platform().db.autocommit() as connection:
-            log = SqlLog(connection)
-            _require_tree(log, tree_size)
+            log = _log_with_tree(connection, tree_size)
             leaf, proof, root = ledger.prove.inclusion_evidence(log, index, tree_size)
-        return {"index": index, "tree_size": tree_size, "leaf_hash": leaf, "root_hash": root,
-                "proof": proof}
+        return _proof_response({"index": index, "tree_size": tree_size, "leaf_hash": _b64(leaf),
+                                "root_hash": _b64(root), "proof": [_b64(p) for p in proof]})
 
 
 @blp.route("/proofs/consistency")
 class ConsistencyProof(MethodView):
-    @blp.arguments(ConsistencyQuerySchema(), location="query", as_kwargs=True)
+    @blp.doc(parameters=[{"in": "query", "schema": ConsistencyQuerySchema}])
     @blp.response(200, ConsistencyProofSchema)
     @blp.alt_response(400, response="DEFAULT_ERROR", description="first greater than second")
     @blp.alt_response(404, response="DEFAULT_ERROR", description="second beyond the log")
-    def get(self, first: int, second: int):
+    @blp.alt_response(422, response="UNPROCESSABLE_ENTITY")
+    def get(self):
         """RFC 9162 consistency proof between trees of ``first`` and ``second`` leaves."""
+        query = _query_integers(_CONSISTENCY_QUERY)
+        first, second = query["first"], query["second"]
         with current_platform().db.autocommit() as connection:
-            log = SqlLog(connection)
-            _require_tree(log, second)
+            log = _log_with_tree(connection, second)
             proof, first_root, second_root = ledger.prove.consistency_proof_and_roots(
                 log, first, second)
-        return {"first": first, "second": second, "first_root": first_root,
-                "second_root": second_root, "proof": proof}
+        return _proof_response({"first": first, "second": second, "first_root": _b64(first_root),
+                                "second_root": _b64(second_root),
+                                "proof": [_b64(p) for p in proof]})
+
+
+def _b64(value: bytes) -> str:
+    return binascii.b2a_base64(value, newline=False).decode()
 
 
 def _entry_view(index: int, data: bytes) -> dict:

@@ -100,6 +100,27 @@ def test_bad_proof_queries_are_4xx_json_naming_the_problem(client, filled, query
         assert body["message"]
 
 
+def test_proofs_may_be_cached_and_errors_may_not(client, filled):
+    # A proof between two tree sizes never changes; a 404 for a tree the log
+    # has not reached yet must not be kept.
+    proof = client.get("/api/v1/ledger/proofs/inclusion?index=1&tree_size=6&extra=ignored")
+    assert proof.status_code == 200 and proof.is_json
+    assert proof.headers["Cache-Control"] == "public, max-age=86400"
+    consistency = client.get("/api/v1/ledger/proofs/consistency?first=2&second=6")
+    assert consistency.headers["Cache-Control"] == "public, max-age=86400"
+    beyond = client.get("/api/v1/ledger/proofs/inclusion?index=1&tree_size=7")
+    assert beyond.status_code == 404 and "Cache-Control" not in beyond.headers
+
+
+def test_proof_routes_document_their_query(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    for path, names in (("inclusion", ["index", "tree_size"]), ("consistency", ["first", "second"])):
+        operation = spec["paths"][f"/api/v1/ledger/proofs/{path}"]["get"]
+        assert [(p["in"], p["name"], p["required"]) for p in operation["parameters"]] == [
+            ("query", name, True) for name in names]
+        assert {"200", "400", "404", "422"} <= set(operation["responses"])
+
+
 @pytest.mark.parametrize("path, status", [
     ("entries/8", 404), ("entries/99999999999999999999999", 404), ("entries?start=abc", 422),
     ("entries?limit=0", 422), ("entries?limit=1001", 422),
