@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import Response, request
+from marshmallow import Schema
 from sqlalchemy import Integer, LargeBinary, String, Text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -42,8 +43,17 @@ class IdempotencyRecord(Base):
 
 @dataclass(frozen=True)
 class WriteResult:
+    """A write's answer: ``body``, or with ``schema`` the fields it dumps into the
+    body. The dump waits until the transaction has ended (and so the writers'
+    lock is free) unless an idempotency record must store the body with it."""
+
     status: int
     body: dict
+    schema: Schema | None = None
+
+    def render(self) -> str:
+        body = self.schema.dump(self.body) if self.schema is not None else self.body
+        return json.dumps(body, separators=(",", ":"))
 
 
 def _fingerprint() -> bytes:
@@ -82,11 +92,10 @@ def perform_write(action: Callable[[Session], WriteResult]) -> Response:
                 if stored is not None:
                     return _replay(stored, fingerprint)
             result = action(session)
-            body = json.dumps(result.body, separators=(",", ":"))
             if key:
                 session.add(IdempotencyRecord(
                     org_id=principal.org_id, key=key, fingerprint=fingerprint,
-                    status_code=result.status, body=body, created_at=platform.now()))
+                    status_code=result.status, body=result.render(), created_at=platform.now()))
     except IntegrityError:
         # A concurrent request with the same key committed first (PostgreSQL):
         # this transaction rolled back whole; answer with the first one's result.
@@ -97,4 +106,4 @@ def perform_write(action: Callable[[Session], WriteResult]) -> Response:
             if stored is None:
                 raise
             return _replay(stored, fingerprint)
-    return _json_response(result.status, body, replayed=False)
+    return _json_response(result.status, result.render(), replayed=False)

@@ -32,14 +32,15 @@ _transfer_write, _signature_write = TransferWriteSchema(), SignatureWriteSchema(
 
 
 def _document_result(session, document, notarized, status: int = 200) -> WriteResult:
-    return WriteResult(status, _write.dump(
-        document_fields(document) | {"receipt": receipt_for(session, notarized)}))
+    return WriteResult(status, document_fields(document)
+                       | {"receipt": receipt_for(session, notarized)}, _write)
 
 
 def _transfer_result(session, document_id: str, transfer, notarized, status: int) -> WriteResult:
     document = load_document(session, document_id)
-    return WriteResult(status, _transfer_write.dump(transfer_fields(transfer) | {
-        "document": document_fields(document), "receipt": receipt_for(session, notarized)}))
+    return WriteResult(status, transfer_fields(transfer) | {
+        "document": document_fields(document), "receipt": receipt_for(session, notarized)},
+        _transfer_write)
 
 
 def _platform_now():
