@@ -142,6 +142,9 @@ class SqlLog:
         """Append entries' logged bytes; hashes each leaf and new node once."""
         if not leaf_data:
             raise ValueError("append needs at least one entry")
+        if not self.connection.in_transaction():
+            # The driver's cursors below would each commit on their own.
+            raise ValueError("append needs the caller's transaction to have begun")
         size = self._lock_head()
         frontier = Frontier(size, self.read_hashes(span_nodes(0, size)))
         leaves, entry_rows, tree_rows = [], [], []
@@ -154,10 +157,11 @@ class SqlLog:
             entry_rows.append((index, data))
             tree_rows.append((index, b"".join(completed)))
         mark = self._mark
-        self.connection.exec_driver_sql(
-            f"INSERT INTO ledger_entries (idx, data) VALUES ({mark}, {mark})", entry_rows)
-        self.connection.exec_driver_sql(
-            f"INSERT INTO ledger_tree (leaf_index, hashes) VALUES ({mark}, {mark})", tree_rows)
+        with self._cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO ledger_entries (idx, data) VALUES ({mark}, {mark})", entry_rows)
+            cursor.executemany(
+                f"INSERT INTO ledger_tree (leaf_index, hashes) VALUES ({mark}, {mark})", tree_rows)
         self._move_head(size, frontier.size)
         self._size = frontier.size
         return AppendResult(size, frontier.size, frontier.root(), tuple(leaves),

@@ -235,7 +235,8 @@ def _existing_orgs(session: Session, named: Mapping[str, str]) -> set[str]:
 
 
 def _org_ids(value: Any, path: str) -> Iterator[tuple[str, str]]:
-    if isinstance(value, Mapping):
+    # Validated content holds plain dicts and lists (an ABC check cost more than the walk).
+    if isinstance(value, dict):
         for key, item in value.items():
             where = f"{path}.{key}" if path else key
             if key == "org_id" and isinstance(item, str):

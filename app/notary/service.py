@@ -59,10 +59,10 @@ class Notary:
 
     def record(self, session: Session, entries: Sequence[PendingEntry]) -> list[Notarized]:
         """Log ``entries`` in ``session``'s transaction; they commit with it."""
-        log = SqlLog(session.connection())
+        connection = session.connection()
+        log = SqlLog(connection)
         leaf_data = [ledger.encode_entry(entry.body) for entry in entries]
         result = log.append(leaf_data)
-        connection = session.connection()
         _REFS.execute(connection, [(kind, ref, result.first_index + offset)
                                    for offset, entry in enumerate(entries)
                                    for kind, ref in set(entry.refs)])

@@ -64,6 +64,16 @@ def test_empty_append_is_refused(db):
         _append(db, [])
 
 
+def test_append_outside_a_transaction_is_refused_and_writes_nothing(db):
+    # The appends go to the driver's cursor; without a begun transaction each
+    # statement would commit on its own, and a failure would leave half a batch.
+    with db.engine.connect() as connection:
+        with pytest.raises(ValueError, match="transaction"):
+            SqlLog(connection).append([b"a", b"b"])
+    with db.read() as session:
+        assert SqlLog(session.connection()).size == 0
+
+
 def test_proof_beyond_the_log_is_a_tree_size_error(db):
     _append(db, [b"a", b"b"])
     with db.read() as session:
