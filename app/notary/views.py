@@ -63,7 +63,8 @@ def _query_integers(schema: Schema) -> dict[str, int]:
             try:
                 return schema.load(args, unknown=EXCLUDE)
             except ValidationError as error:
-                raise ValidationFailed("invalid query", errors={"query": error.messages})
+                raise ValidationFailed("invalid query",
+                                       errors={"query": error.messages}) from error
         values[name] = int(text)
     return values
 
