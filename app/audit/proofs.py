@@ -9,9 +9,9 @@ reads every hash a batch of proofs still lacks in one ``read_hashes`` call.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 
+from app.notary.receipts import b64
 from ledger.hashing import fold_right
 from ledger.store import HashReader
 from ledger.treemath import Node, span_nodes
@@ -72,11 +72,7 @@ class InclusionProofs:
         nodes: list[Node] = [item for item in items if item[0] != "edge"]
         wanted = nodes + [node for parts in spans.values() for node in parts]
         hashes = dict(zip(wanted, self.reader.read_hashes(wanted))) if wanted else {}
-        texts = {node: _b64(hashes[node]) for node in nodes}
+        texts = {node: b64(hashes[node]) for node in nodes}
         for item, parts in spans.items():
-            texts[item] = _b64(fold_right([hashes[node] for node in parts]))
+            texts[item] = b64(fold_right([hashes[node] for node in parts]))
         return texts
-
-
-def _b64(value: bytes) -> str:
-    return base64.b64encode(value).decode("ascii")

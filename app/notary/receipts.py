@@ -20,7 +20,8 @@ from ledger.sqlstore import SqlLog
 from .service import Notarized
 
 
-def _b64(value: bytes) -> str:
+def b64(value: bytes) -> str:
+    """Standard base64 text of bytes, as the ledger API and receipts show hashes."""
     return base64.b64encode(value).decode()
 
 
@@ -30,8 +31,8 @@ def entry_evidence(log: SqlLog, index: int, leaf_data: bytes, tree_size: int,
     ``tree_size`` (read from the log unless the caller has it)."""
     if proof is None:
         proof = ledger.prove.inclusion_proof(log, index, tree_size)
-    return {"index": index, "leaf_data": _b64(leaf_data), "leaf_hash": _b64(ledger.leaf_hash(leaf_data)),
-            "inclusion_proof": [_b64(p) for p in proof]}
+    return {"index": index, "leaf_data": b64(leaf_data), "leaf_hash": b64(ledger.leaf_hash(leaf_data)),
+            "inclusion_proof": [b64(p) for p in proof]}
 
 
 def receipt_for(session: Session, notarized: Sequence[Notarized]) -> dict:

@@ -3,7 +3,6 @@ proofs; entries for organisations with a token."""
 
 from __future__ import annotations
 
-import binascii
 import json
 import re
 
@@ -21,6 +20,7 @@ from app.platform import current_platform
 from ledger.sqlstore import SqlLog
 
 from .models import EntryRef
+from .receipts import b64
 from .schemas import (
     CheckpointSchema, ConsistencyProofSchema, ConsistencyQuerySchema, EntriesQuerySchema,
     EntryPageSchema, EntrySchema, InclusionProofSchema, InclusionQuerySchema, LogKeySchema,
@@ -117,8 +117,8 @@ class InclusionProof(MethodView):
         with current_platform().db.autocommit() as connection:
             log = _log_with_tree(connection, tree_size)
             leaf, proof, root = ledger.prove.inclusion_evidence(log, index, tree_size)
-        return _proof_response({"index": index, "tree_size": tree_size, "leaf_hash": _b64(leaf),
-                                "root_hash": _b64(root), "proof": [_b64(p) for p in proof]})
+        return _proof_response({"index": index, "tree_size": tree_size, "leaf_hash": b64(leaf),
+                                "root_hash": b64(root), "proof": [b64(p) for p in proof]})
 
 
 @blp.route("/proofs/consistency")
@@ -136,13 +136,9 @@ class ConsistencyProof(MethodView):
             log = _log_with_tree(connection, second)
             proof, first_root, second_root = ledger.prove.consistency_proof_and_roots(
                 log, first, second)
-        return _proof_response({"first": first, "second": second, "first_root": _b64(first_root),
-                                "second_root": _b64(second_root),
-                                "proof": [_b64(p) for p in proof]})
-
-
-def _b64(value: bytes) -> str:
-    return binascii.b2a_base64(value, newline=False).decode()
+        return _proof_response({"first": first, "second": second, "first_root": b64(first_root),
+                                "second_root": b64(second_root),
+                                "proof": [b64(p) for p in proof]})
 
 
 def _entry_view(index: int, data: bytes) -> dict:
