@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 
 from marshmallow import Schema, fields, validate
 
@@ -27,17 +28,24 @@ class LogKeySchema(Schema):
         "description": "C2SP verifier key: name+hex8+base64(0x01 || public key)"})
 
 
+_CANONICAL_INTEGER = re.compile(r"0|[1-9][0-9]*")
+
+
+def is_canonical_integer(text: str) -> bool:
+    """True for a non-negative integer written canonically: ASCII digits, no
+    sign, spaces or leading zeros."""
+    return _CANONICAL_INTEGER.fullmatch(text) is not None
+
+
 class CanonicalInteger(fields.Integer):
-    """A non-negative integer written canonically: no sign, spaces or leading zeros."""
+    """A non-negative integer written canonically (``is_canonical_integer``)."""
 
     default_error_messages = {"invalid": "Not a canonical non-negative integer."}
 
     def _deserialize(self, value, attr, data, **kwargs):
-        text = value if isinstance(value, str) else None
-        if text is None or not (text == "0" or (text[:1] in "123456789" and text.isdigit()
-                                                 and text.isascii())):
+        if not isinstance(value, str) or not is_canonical_integer(value):
             raise self.make_error("invalid")
-        return super()._deserialize(text, attr, data, **kwargs)
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 

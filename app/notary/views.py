@@ -4,7 +4,6 @@ proofs; entries for organisations with a token."""
 from __future__ import annotations
 
 import json
-import re
 
 from flask import Response, current_app, request
 from flask.views import MethodView
@@ -24,6 +23,7 @@ from .receipts import b64
 from .schemas import (
     CheckpointSchema, ConsistencyProofSchema, ConsistencyQuerySchema, EntriesQuerySchema,
     EntryPageSchema, EntrySchema, InclusionProofSchema, InclusionQuerySchema, LogKeySchema,
+    is_canonical_integer,
 )
 
 # A day: long enough for caches in front of the log, short enough to forget a
@@ -48,9 +48,6 @@ def _log_with_tree(connection: Connection, tree_size: int) -> SqlLog:
     return log
 
 
-_CANONICAL_INTEGER = re.compile(r"0|[1-9][0-9]*")
-
-
 def _query_integers(schema: Schema) -> dict[str, int]:
     """The query's integers named by ``schema``: read directly when each is
     written canonically (the proof routes are the busiest reads, and webargs
@@ -59,7 +56,7 @@ def _query_integers(schema: Schema) -> dict[str, int]:
     values = {}
     for name in schema.fields:
         text = args.get(name)
-        if text is None or _CANONICAL_INTEGER.fullmatch(text) is None:
+        if text is None or not is_canonical_integer(text):
             try:
                 return schema.load(args, unknown=EXCLUDE)
             except ValidationError as error:

@@ -82,6 +82,7 @@ def test_entry_pages_continue_with_next(client, filled, regulator):
     ("proofs/inclusion?index=-1&tree_size=6", 422, "index"),
     ("proofs/inclusion?index=abc&tree_size=6", 422, "index"),
     ("proofs/inclusion?index=01&tree_size=6", 422, "index"),
+    ("proofs/inclusion?index=%D9%A1&tree_size=6", 422, "index"),  # an Arabic-Indic digit one
     ("proofs/inclusion?index=1", 422, "tree_size"),
     ("proofs/inclusion?index=0&tree_size=99999999999999999999999999", 404, None),
     ("proofs/consistency?first=5&second=4", 400, None),
