@@ -120,10 +120,8 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
                         help="cProfile the bundle verification (report on stderr)")
     parser.add_argument("--tmpdir", help="where the temporary databases and bundles go")
     args = parser.parse_args(argv)
-    backends = tuple(b.strip() for b in (args.backends or (
-        "sqlite" if args.quick else "sqlite,postgresql")).split(",") if b.strip())
-    if set(backends) - {"sqlite", "postgresql"} or not backends:
-        parser.error(f"--backends takes sqlite and/or postgresql, not {args.backends!r}")
+    backends = harness.parse_backends(
+        parser, args.backends or ("sqlite" if args.quick else "sqlite,postgresql"))
     entries = args.entries or (100_000 if args.quick else 1_000_000)
     if entries < 1000 or args.batch < 1:
         parser.error("need --entries >= 1000 and --batch >= 1")

@@ -1,9 +1,11 @@
 """What every benchmark script does around its measurements: a temporary
 directory removed at the end, SIGTERM turned into the same clean shutdown
-as Ctrl-C (so every process a script started is stopped), and the exit."""
+as Ctrl-C (so every process a script started is stopped), and the exit;
+and the ``--backends`` option of the scripts that measure both databases."""
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import signal
 import sys
@@ -12,6 +14,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
+
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def parse_backends(parser: argparse.ArgumentParser, text: str) -> tuple[str, ...]:
+    """The comma-separated ``--backends`` value, or the parser's usage error."""
+    backends = tuple(name.strip() for name in text.split(",") if name.strip())
+    if not backends or set(backends) - set(BACKENDS):
+        parser.error(f"--backends takes sqlite and/or postgresql, not {text!r}")
+    return backends
 
 
 def stop_on_sigterm() -> None:

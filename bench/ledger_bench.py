@@ -142,10 +142,7 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
                              "(extra run on a scratch database; report on stderr)")
     parser.add_argument("--tmpdir", help="where the temporary databases go (default: system temp)")
     args = parser.parse_args(argv)
-    backends = tuple(b.strip() for b in args.backends.split(",") if b.strip())
-    unknown = set(backends) - {"sqlite", "postgresql"}
-    if unknown or not backends:
-        parser.error(f"--backends takes sqlite and/or postgresql, not {args.backends!r}")
+    backends = harness.parse_backends(parser, args.backends)
     entries = args.entries or (50_000 if args.quick else 1_000_000)
     if entries < 2 or args.batch < 1:
         parser.error("need --entries >= 2 and --batch >= 1")
