@@ -39,23 +39,14 @@ def canonical_json(value: Any) -> bytes:
 
 
 def _stdlib_agrees(value: Any) -> bool:
-    # A walk with an explicit stack: nested generators cost more than the encoding.
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        kind = type(item)
-        if kind is str or kind is bool or item is None:
-            continue
-        if kind is int:
-            if not -_MAX_SAFE_INTEGER <= item <= _MAX_SAFE_INTEGER:
-                return False
-        elif kind is list:
-            pending.extend(item)
-        elif kind is dict:
-            for key in item:
-                if type(key) is not str or not (key.isascii() or max(key) <= "\uffff"):
-                    return False
-            pending.extend(item.values())
-        else:
-            return False
-    return True
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return -_MAX_SAFE_INTEGER <= value <= _MAX_SAFE_INTEGER
+    if kind is list:
+        return all(_stdlib_agrees(item) for item in value)
+    if kind is dict:
+        return all(type(key) is str and (key.isascii() or max(key) <= "\uffff")
+                   and _stdlib_agrees(item) for key, item in value.items())
+    return False
