@@ -35,6 +35,9 @@ class BulkInsert:
         """Insert ``rows`` (tuples in ``columns`` order) in ``connection``'s transaction."""
         if not rows:
             return
+        if not connection.in_transaction():
+            # The driver's executemany below would commit row by row.
+            raise ValueError("a bulk insert needs the caller's transaction to have begun")
         sql, processors = self._prepare(connection.dialect)
         if processors:
             rows = [_processed(row, processors) for row in rows]
