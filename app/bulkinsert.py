@@ -1,4 +1,5 @@
-"""Many rows into one table through the DB driver's own ``executemany``.
+"""Many rows into one table through the DB driver's cursor, as multi-row
+``INSERT ... VALUES`` statements (``ledger.sqlstore.insert_rows``).
 
 SQLAlchemy Core's executemany builds and processes a parameter dict per row
 (``construct_params``), which costs more than the row itself at the
@@ -17,6 +18,8 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlalchemy.engine import Dialect
 
+from ledger.sqlstore import insert_rows
+
 Processor = Callable[[Any], Any]
 
 
@@ -29,38 +32,37 @@ class BulkInsert:
         missing = [name for name in self.columns if name not in table.c]
         if missing:
             raise ValueError(f"{table.name} has no column(s) {', '.join(missing)}")
-        self._prepared: dict[str, tuple[str, list[tuple[int, Processor]]]] = {}
+        self._prepared: dict[str, tuple[str, str, list[tuple[int, Processor]]]] = {}
 
     def execute(self, connection: Connection, rows: Sequence[tuple]) -> None:
         """Insert ``rows`` (tuples in ``columns`` order) in ``connection``'s transaction."""
         if not rows:
             return
         if not connection.in_transaction():
-            # The driver's executemany below would commit row by row.
+            # The driver's cursor below would commit each statement on its own.
             raise ValueError("a bulk insert needs the caller's transaction to have begun")
-        sql, processors = self._prepare(connection.dialect)
+        insert_into, mark, processors = self._prepare(connection.dialect)
         if processors:
             rows = [_processed(row, processors) for row in rows]
         # The driver's cursor on the connection's own (begun) transaction:
         # even exec_driver_sql's execution context cost more than a small insert.
         with closing(connection.connection.cursor()) as cursor:
-            cursor.executemany(sql, rows)
+            insert_rows(cursor, insert_into, mark, rows)
 
-    def _prepare(self, dialect: Dialect) -> tuple[str, list[tuple[int, Processor]]]:
+    def _prepare(self, dialect: Dialect) -> tuple[str, str, list[tuple[int, Processor]]]:
         prepared = self._prepared.get(dialect.name)
         if prepared is None:
             mark = "?" if dialect.paramstyle == "qmark" else "%s"
             preparer = dialect.identifier_preparer
-            sql = (f"INSERT INTO {preparer.format_table(self.table)} "
-                   f"({', '.join(preparer.quote(name) for name in self.columns)}) "
-                   f"VALUES ({', '.join([mark] * len(self.columns))})")
+            insert_into = (f"INSERT INTO {preparer.format_table(self.table)} "
+                           f"({', '.join(preparer.quote(name) for name in self.columns)})")
             processors = []
             for position, name in enumerate(self.columns):
                 column_type = self.table.c[name].type
                 processor = column_type.dialect_impl(dialect).bind_processor(dialect)
                 if processor is not None:
                     processors.append((position, processor))
-            prepared = self._prepared[dialect.name] = (sql, processors)
+            prepared = self._prepared[dialect.name] = (insert_into, mark, processors)
         return prepared
 
 

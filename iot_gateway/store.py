@@ -144,8 +144,8 @@ class _BatchWriter:
         receipts = self.store.notary.record(
             self.session, [_pending_entry(c, devices[c.device_id].owner_org_id, common)
                            for c in items])
-        # The driver's executemany: the ORM's bulk path, and even Core's, cost
-        # more per row than the rest of the row (see app/bulkinsert.py).
+        # The driver's cursor: the ORM's bulk path, and even Core's, cost more
+        # per row than the rest of the row (see app/bulkinsert.py).
         _DEVICE_EVENTS.execute(self.session.connection(), [
             (receipt.index, c.device_id, c.event.seq, c.event.type, c.event.shipment,
              c.event.ts, c.token, c.raw_sha256, c.message.received_at)

@@ -7,7 +7,7 @@ from sqlalchemy import update
 
 import ledger
 from app.db import Database
-from ledger import prove
+from ledger import prove, sqlstore
 from ledger.sqlstore import SqlLog, tree
 
 
@@ -44,6 +44,20 @@ def test_batches_build_the_same_tree_as_memory(db):
             for first in (0, 1, size // 3, size - 1, size):
                 proof = prove.consistency_proof(log, first, size)
                 ledger.verify_consistency(first, size, proof, prove.tree_root(log, first), root,)
+
+
+def test_a_batch_larger_than_one_statement_goes_in_several(db, monkeypatch):
+    # Room for 2 rows of (idx, data) per INSERT: a batch of 5 takes 3 statements.
+    monkeypatch.setattr(sqlstore, "MAX_PARAMETERS", 5)
+    datas = [f"entry {i}".encode() for i in range(5)]
+    result = _append(db, datas)
+    memory = ledger.MemoryHashStore()
+    memory.append([ledger.leaf_hash(d) for d in datas])
+    assert result.root_hash == prove.tree_root(memory, 5)
+    with db.read() as session:
+        log = SqlLog(session.connection())
+        assert log.read_entries(0, 10) == list(enumerate(datas))
+        assert prove.inclusion_proof(log, 3, 5) == prove.inclusion_proof(memory, 3, 5)
 
 
 def test_append_rolls_back_with_the_callers_transaction(db):
