@@ -6,6 +6,11 @@ import multiprocessing
 import threading
 import time
 
+import psycopg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
 from app.db import Database, writer_queue_for
 
 
@@ -72,3 +77,35 @@ def test_autocommit_reads_while_a_writer_holds_the_lock(tmp_path):
             assert connection.exec_driver_sql("SELECT count(*) FROM t").scalar() == 1
     finally:
         db.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres, postgres_template):
+    postgres.create_database("tz_test_db_hangup", template=postgres_template)
+    yield postgres.url("tz_test_db_hangup")
+    postgres.drop_database("tz_test_db_hangup")
+
+
+def test_a_connection_the_server_ended_is_replaced_without_an_error(postgres_url):
+    """What a PostgreSQL restart does to pooled connections: the server ends
+    their backends. The next checkout must hand out a live connection."""
+    database = Database(postgres_url)
+    database_url = postgres_url
+    try:
+        with database.autocommit() as connection:
+            pooled_pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with database.write() as session:  # the other pool, idle too
+            session.execute(text("SELECT 1"))
+        with psycopg.connect(make_url(database_url).set(drivername="postgresql")
+                             .render_as_string(hide_password=False), autocommit=True) as admin:
+            ended = admin.execute(
+                "SELECT count(*) FROM pg_stat_activity, pg_terminate_backend(pid) "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()[0]
+        assert ended >= 2
+        with database.autocommit() as connection:
+            pid = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        assert pid != pooled_pid
+        with database.write() as session:
+            assert session.execute(text("SELECT 1")).scalar() == 1
+    finally:
+        database.dispose()
