@@ -26,7 +26,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger, CheckConstraint, Column, Connection, DateTime, Integer, LargeBinary,
-    MetaData, Table, Text, insert, select,
+    MetaData, Table, Text, select,
 )
 
 from .checkpoint import Checkpoint
@@ -228,10 +228,9 @@ class SqlLog:
         dialect = self.connection.dialect
         convert = checkpoints.c.signed_at.type.dialect_impl(dialect).bind_processor(dialect)
         with self._cursor() as cursor:
-            cursor.execute(f"INSERT INTO ledger_checkpoints (size, root_hash, note, signed_at) "
-                           f"VALUES ({self._mark}, {self._mark}, {self._mark}, {self._mark})",
-                           (checkpoint.size, checkpoint.root_hash, note,
-                            convert(signed_at) if convert else signed_at))
+            insert_rows(cursor, "INSERT INTO ledger_checkpoints (size, root_hash, note, signed_at)",
+                        self._mark, [(checkpoint.size, checkpoint.root_hash, note,
+                                      convert(signed_at) if convert else signed_at)])
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         row = self.connection.execute(
