@@ -73,8 +73,9 @@ def validate_content(type_name: str, raw: Any) -> tuple[DocumentType, dict[str, 
 
 @dataclass(frozen=True)
 class Draft:
-    """A new document's validated content, salts and digest: everything that
-    needs no database, worked out before the write transaction begins."""
+    """A new version's validated content, salts and digest (version 1 for a
+    submission): everything that needs no database, worked out before the
+    write transaction begins."""
 
     doc_type: DocumentType
     content: dict[str, Any]
@@ -84,7 +85,7 @@ class Draft:
 
 
 def prepare(type_name: str, raw_content: Any) -> Draft:
-    """Validate a submission (422 naming the fields) and digest it."""
+    """Validate a submission or amendment (422 naming the fields) and digest it."""
     dtype, content = validate_content(type_name, raw_content)
     salts = new_salts(content)
     return Draft(dtype, content, salts, document_digest(dtype.name, content, salts),
@@ -117,21 +118,21 @@ def amend(session: Session, notary: Notary, principal: Principal, document_id: s
     """Issue a new version; it names the digest of the version before."""
     document = _owned(session, principal, document_id)
     _require_open(document)
-    _, content = validate_content(document.doc_type, raw_content)
-    if document.doc_type == BILL_OF_LADING and document.holder_org_id != _shipper(content):
+    draft = prepare(document.doc_type, raw_content)
+    if document.doc_type == BILL_OF_LADING and document.holder_org_id != _shipper(draft.content):
         raise Conflict("an eBL amendment may not change who holds it; transfer it instead")
-    parties = _party_org_ids(session, content)
+    parties = _existing_orgs(session, draft.named_orgs)
     known = set(session.scalars(select(DocumentParty.org_id)
                                 .where(DocumentParty.document_id == document.id)))
     session.add_all(DocumentParty(document_id=document.id, org_id=org_id)
                     for org_id in parties - known)
-    salts, previous = new_salts(content), document.digest
+    previous = document.digest
     document.status = DocumentStatus.AMENDED
     document.version += 1
-    document.digest = document_digest(document.doc_type, content, salts)
+    document.digest = draft.digest
     document.updated_at = now
-    notarized = _add_version(session, notary, principal, document, content, salts, previous,
-                             now, "document.amended", known | parties)
+    notarized = _add_version(session, notary, principal, document, draft.content, draft.salts,
+                             previous, now, "document.amended", known | parties)
     return Outcome(document, notarized)
 
 
@@ -210,12 +211,6 @@ def _apply_type_rules(session: Session, principal: Principal, document: Document
 
 def _shipper(content: Mapping[str, Any]) -> str:
     return content["shipper"]["org_id"]
-
-
-def _party_org_ids(session: Session, content: Mapping[str, Any]) -> set[str]:
-    """Organisation ids the content names (any ``org_id``, at any depth); each
-    must exist (422 naming the field otherwise)."""
-    return _existing_orgs(session, dict(_org_ids(content, "")))
 
 
 _KNOWN_ORGS = select(Organization.id).where(Organization.id.in_(bindparam("ids", expanding=True)))
