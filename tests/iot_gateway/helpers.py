@@ -30,13 +30,15 @@ TIMEOUT = 15.0
 
 class GatewayBroker(MosquittoBroker):
     """The tests' throwaway Mosquitto, configured as docs/GATEWAY.md asks:
-    ``max_queued_messages 0``. Mosquitto's default (1,000 queued beyond the
-    in-flight window) silently DROPS a slow or absent gateway's backlog."""
+    ``max_queued_messages 0`` (Mosquitto's default, 1,000 queued beyond the
+    in-flight window, silently DROPS a slow or absent gateway's backlog) and,
+    as deploy/mosquitto, ``max_inflight_messages 1000``: the Receive Maximum
+    the broker grants the gateway's answers (TZ_GATEWAY_ANSWERS_IN_FLIGHT)."""
 
     def _write_config(self) -> None:
         super()._write_config()
         with open(self.config_path, "a") as config:
-            config.write("max_queued_messages 0\n")
+            config.write("max_queued_messages 0\nmax_inflight_messages 1000\n")
 
 
 @dataclass(frozen=True)
