@@ -2,11 +2,15 @@
 
 Threads, besides paho's network thread and the check worker processes::
 
-    paho loop --Received--> Inbox --> "checker" thread --batch--> "writer" thread
-    (enqueue only)                    device lookup,     (queue   one transaction,
-                                      checks (pool)       of 2)   acks in order, answers
+    paho loop --Received--> Inbox --> "checker" threads --batch--> "writer" thread
+    (enqueue only)                    device lookup,      (in the   one transaction,
+                                      checks (pool)       order     acks in order, answers
+                                                          taken)
 
-The checker prepares batch k+1 while the writer commits batch k. Nothing is
+The checkers prepare batches k+1 and k+2 while the writer commits batch k;
+with check workers there are two checker threads, so that the workers
+verify one batch while the other batch's verdicts are unpacked and the next
+one is taken (handoff.py keeps the batches in order). Nothing is
 acknowledged to the broker before its outcome commits; a crash at any point
 leaves the message queued at the broker, which redelivers it.
 """
@@ -14,7 +18,6 @@ leaves the message queued at the broker, which redelivers it.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections import Counter
@@ -28,6 +31,7 @@ from app.platform import Platform
 from . import messages as m
 from .checks import BatchChecker
 from .config import GatewayOptions
+from .handoff import OrderedHandoff
 from .inbox import AckOrder, Inbox
 from .logs import log_event
 from .messages import Checked, Outcome, Received, Rejection, Status
@@ -62,7 +66,12 @@ class Gateway:
         self.store = EventStore(platform, options.quarantine_raw_bytes)
         self.link = MqttLink(config.mqtt_host, config.mqtt_port, config.mqtt_username,
                              config.mqtt_password, options, self._deliver, self.metrics)
-        self._handoff: queue.Queue = queue.Queue(maxsize=2)
+        # One checker thread when the checks run inline: a second would only
+        # wait for the GIL.
+        self._checker_threads = 2 if options.verify_workers > 0 else 1
+        self._batches: OrderedHandoff[list[Received], list[Checked]] = OrderedHandoff(
+            self._checker_threads, closed=_STOP)
+        self._handoff = self._batches.queue  # checked batches, in arrival order, for the writer
         self._stopping = threading.Event()
         self.finished = threading.Event()  # set when the gateway cannot go on
         self.fatal = False
@@ -76,8 +85,10 @@ class Gateway:
         if self.options.metrics_port:
             self._metrics_server = self.metrics.serve(self.options.metrics_host,
                                                       self.options.metrics_port)
-        self._threads = [threading.Thread(target=self._run_checker, name="checker", daemon=True),
-                         threading.Thread(target=self._run_writer, name="writer", daemon=True)]
+        self._threads = [threading.Thread(target=self._run_checker, name=f"checker-{n}",
+                                          daemon=True) for n in range(self._checker_threads)]
+        self._threads.append(threading.Thread(target=self._run_writer, name="writer",
+                                              daemon=True))
         for thread in self._threads:
             thread.start()
         self.link.start()
@@ -104,17 +115,20 @@ class Gateway:
         self.inbox.put(message)
         self.metrics.received.inc()
 
-    # -- checker thread ----------------------------------------------------------
+    # -- checker threads ---------------------------------------------------------
 
     def _run_checker(self) -> None:
         try:
             while not self._stopping.is_set():
-                batch = self.inbox.take(self.options.batch_size, self.options.batch_ms / 1000)
-                checked = self._check(batch) if batch else None
-                if checked is not None:
-                    self._handoff.put(checked)
+                ticket, batch = self._batches.take(lambda: self.inbox.take(
+                    self.options.batch_size, self.options.batch_ms / 1000))
+                checked = None
+                try:
+                    checked = self._check(batch) if batch else None
+                finally:  # later tickets wait for this one, whatever happens
+                    self._batches.put(ticket, checked)
         finally:
-            self._handoff.put(_STOP)
+            self._batches.leave()
 
     def _check(self, batch: list[Received]) -> list[Checked] | None:
         """The checked batch; None if stopping while the checks keep failing (the
