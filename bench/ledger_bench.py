@@ -25,8 +25,10 @@ What each figure includes (the table repeats it in short):
   database: ``Notary.record`` (encode + append + sign) per batch.
 - ``raw_insert_per_s``: the same rows (entry bytes, and the same per-leaf hash
   blobs, computed beforehand) inserted with the bare driver (``sqlite3`` /
-  ``psycopg`` ``executemany``), one transaction per batch, same pragmas, into
-  tables with the same columns and primary keys. No hashing, no head row.
+  ``psycopg``) as the same multi-row ``INSERT ... VALUES`` statements the log
+  sends (``ledger.sqlstore.insert_rows``), one transaction per batch, same
+  pragmas, into tables with the same columns and primary keys. No hashing, no
+  head row.
 - ``pymerkle_*``: ``pymerkle.SqliteTree`` on its own file, the same leaf bytes
   through ``append_entries`` one batch (= one transaction) at a time, with the
   same pragmas as the app (WAL, synchronous=NORMAL) for a like-for-like commit
@@ -87,7 +89,7 @@ from ledger.checkpoint import open_checkpoint  # noqa: E402
 from ledger.entry import decode_entry  # noqa: E402
 from ledger.hashing import Frontier, leaf_hash  # noqa: E402
 from ledger.logcheck import check_log  # noqa: E402
-from ledger.sqlstore import SqlLog  # noqa: E402
+from ledger.sqlstore import SqlLog, insert_rows  # noqa: E402
 
 from app.config import Config  # noqa: E402
 from app.db import Database  # noqa: E402
@@ -563,10 +565,12 @@ def raw_insert_sqlite(path: Path, data: LogData, batch: int) -> float:
             leaves, rows = data.leaves.slice(start, stop), data.tree_rows.slice(start, stop)
             t0 = perf()
             con.execute("BEGIN IMMEDIATE")
-            con.executemany("INSERT INTO raw_entries (idx, data) VALUES (?, ?)",
-                            zip(range(start, stop), leaves))
-            con.executemany("INSERT INTO raw_tree (leaf_index, hashes) VALUES (?, ?)",
-                            zip(range(start, stop), rows))
+            cursor = con.cursor()
+            insert_rows(cursor, "INSERT INTO raw_entries (idx, data)", "?",
+                        list(zip(range(start, stop), leaves)))
+            insert_rows(cursor, "INSERT INTO raw_tree (leaf_index, hashes)", "?",
+                        list(zip(range(start, stop), rows)))
+            cursor.close()
             con.execute("COMMIT")
             total += perf() - t0
         return total
@@ -588,10 +592,10 @@ def raw_insert_postgres(conninfo: str, data: LogData, batch: int) -> float:
                 leaves, rows = data.leaves.slice(start, stop), data.tree_rows.slice(start, stop)
                 t0 = perf()
                 with con.transaction():
-                    cur.executemany("INSERT INTO raw_entries (idx, data) VALUES (%s, %s)",
-                                    list(zip(range(start, stop), leaves)))
-                    cur.executemany("INSERT INTO raw_tree (leaf_index, hashes) VALUES (%s, %s)",
-                                    list(zip(range(start, stop), rows)))
+                    insert_rows(cur, "INSERT INTO raw_entries (idx, data)", "%s",
+                                list(zip(range(start, stop), leaves)))
+                    insert_rows(cur, "INSERT INTO raw_tree (leaf_index, hashes)", "%s",
+                                list(zip(range(start, stop), rows)))
                 total += perf() - t0
         return total
 
@@ -899,7 +903,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "sqlite", f"sqlite:///{workdir / 'ledger.sqlite3'}",
                     f"sqlite:///{workdir / 'notary.sqlite3'}",
                     lambda d, b: raw_insert_sqlite(workdir / "raw.sqlite3", d, b),
-                    "sqlite3 executemany", workdir / "pymerkle.sqlite3")
+                    "sqlite3 multi-row INSERT", workdir / "pymerkle.sqlite3")
                 results.put("sqlite_version", sqlite3.sqlite_version)
             else:
                 from tests.services.postgres import PostgresCluster
@@ -910,7 +914,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 setup = BackendSetup(
                     "postgresql", pg.url("ledger_bench"), pg.url("notary_bench"),
                     lambda d, b, pg=pg: raw_insert_postgres(pg.conninfo("raw_bench"), d, b),
-                    "psycopg executemany")
+                    "psycopg multi-row INSERT")
                 results.put("pg_version", _pg_version(pg.conninfo()))
             run_backend(setup, settings, data, workdir, results)
         if settings.profile and "sqlite" in settings.backends:
