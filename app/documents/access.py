@@ -15,7 +15,7 @@ from app.errors import NotFound
 from app.identity.auth import Principal
 from app.identity.models import Role
 
-from .models import Document, EblTransfer, TransferStatus
+from .models import BILL_OF_LADING, Document, EblTransfer, TransferStatus
 
 
 def has_full_access(session: Session, principal: Principal, document: Document) -> bool:
@@ -23,6 +23,8 @@ def has_full_access(session: Session, principal: Principal, document: Document) 
         return True
     if principal.org_id in (document.holder_org_id, document.addressed_to_org_id):
         return True
+    if document.doc_type != BILL_OF_LADING:
+        return False  # nothing else is ever offered to another organisation
     offered = session.scalar(select(EblTransfer.id).where(
         EblTransfer.document_id == document.id, EblTransfer.to_org_id == principal.org_id,
         EblTransfer.status == TransferStatus.PENDING))

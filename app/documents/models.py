@@ -73,6 +73,10 @@ class DocumentParty(Base):
     __table_args__ = (Index("ix_document_parties_org", "org_id", "document_id"),)
 
 
+# The one transferable document type: only its transfers (below) exist.
+BILL_OF_LADING = "bill_of_lading"
+
+
 class TransferStatus(str, enum.Enum):
     PENDING = "pending"
     ACCEPTED = "accepted"

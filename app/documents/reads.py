@@ -14,7 +14,7 @@ from app.consent.models import Consent
 from app.consent.services import consent_for_read
 from app.errors import PermissionDenied
 from app.identity.auth import Principal
-from app.notary.receipts import receipt_for_indexes
+from app.notary.receipts import receipt_for
 from app.notary.service import Notary, PendingEntry, make_entry
 from ledger.disclosure import Disclosure, disclose
 
@@ -74,7 +74,7 @@ def log_consent_read(session: Session, notary: Notary, principal: Principal, pla
         "entry_idx": notarized[0].index, "document_id": document.id,
         "version": version.version, "consent_id": consent.id,
         "reader_org_id": principal.org_id, "fields": sorted(plan.fields), "at": now}])
-    evidence = receipt_for_indexes(session, [version.entry_idx, notarized[0].index])
+    evidence = receipt_for(session, notarized, earlier=[version.entry_idx])
     return {"access": "consent", "consent_id": consent.id,
             "disclosure": plan.disclosure.to_json(), "evidence": evidence}
 

@@ -23,7 +23,8 @@ from ledger.disclosure import document_digest, new_salts
 
 from .access import has_full_access, load_document, not_found
 from .models import (
-    Document, DocumentParty, DocumentStatus, DocumentVersion, EblTransfer, TransferStatus,
+    BILL_OF_LADING, Document, DocumentParty, DocumentStatus, DocumentVersion, EblTransfer,
+    TransferStatus,
 )
 from .types import DOCUMENT_TYPES, DocumentType, UnknownDocumentType, document_type
 
@@ -34,7 +35,6 @@ _VERSIONS = BulkInsert(DocumentVersion.__table__, (
     "document_id", "version", "content", "salts", "digest", "previous_digest", "entry_idx",
     "created_at"))
 
-BILL_OF_LADING = "bill_of_lading"
 CUSTOMS_DECLARATION = "customs_declaration"
 FINAL_STATES = (DocumentStatus.CANCELLED, DocumentStatus.SURRENDERED)
 
