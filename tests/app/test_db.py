@@ -98,8 +98,11 @@ def test_a_connection_the_server_ended_is_replaced_without_an_error(postgres_url
             session.execute(text("SELECT 1"))
         with psycopg.connect(make_url(database_url).set(drivername="postgresql")
                              .render_as_string(hide_password=False), autocommit=True) as admin:
+            # With a timeout, pg_terminate_backend returns once each backend has
+            # exited (its error sent, its socket closed), as after a restart;
+            # without one, a checkout could race the backend's own exit.
             ended = admin.execute(
-                "SELECT count(*) FROM pg_stat_activity, pg_terminate_backend(pid) "
+                "SELECT count(*) FROM pg_stat_activity, pg_terminate_backend(pid, 10000) "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()[0]
         assert ended >= 2
         with database.autocommit() as connection:
