@@ -37,8 +37,9 @@ class GatewayOptions:
     # Answers published and not yet PUBACKed by the broker: at most the
     # broker's own Receive Maximum (Mosquitto: max_inflight_messages, 1000 in
     # deploy/mosquitto, 20 by default), or the broker may disconnect us. A
-    # window of 20 held a burst's answers back in paho, sent 20 per round trip
-    # (bench/gateway_bench.py: ~10% fewer events/s than with 1000).
+    # window of 20 held a burst's answers back in paho's memory (lost on a
+    # SIGKILL), sent 20 per round trip; bench/gateway_bench.py showed no rate
+    # difference above its noise either way.
     answers_in_flight: int = 1000
     keepalive_s: int = 30
     reconnect_min_s: int = 1
