@@ -6,7 +6,7 @@ SQLAlchemy Core's executemany builds and processes a parameter dict per row
 gateway's and the notary's rates; here each row is a plain tuple in column
 order, and only the columns whose type converts values (a timezone-aware
 timestamp) are converted, by the very bind processors SQLAlchemy would have used. The
-placeholders follow the driver's paramstyle, as ledger/sqlstore.py does.
+placeholders follow the driver's paramstyle (``ledger.sqlstore.placeholder``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlalchemy.engine import Dialect
 
-from ledger.sqlstore import insert_rows
+from ledger.sqlstore import insert_rows, placeholder
 
 Processor = Callable[[Any], Any]
 
@@ -52,7 +52,7 @@ class BulkInsert:
     def _prepare(self, dialect: Dialect) -> tuple[str, str, list[tuple[int, Processor]]]:
         prepared = self._prepared.get(dialect.name)
         if prepared is None:
-            mark = "?" if dialect.paramstyle == "qmark" else "%s"
+            mark = placeholder(dialect)
             preparer = dialect.identifier_preparer
             insert_into = (f"INSERT INTO {preparer.format_table(self.table)} "
                            f"({', '.join(preparer.quote(name) for name in self.columns)})")

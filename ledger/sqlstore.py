@@ -28,6 +28,7 @@ from sqlalchemy import (
     BigInteger, CheckConstraint, Column, Connection, DateTime, Integer, LargeBinary,
     MetaData, Table, Text, select,
 )
+from sqlalchemy.engine import Dialect
 
 from .checkpoint import Checkpoint
 from .errors import ConcurrentAppendError, IntegrityError
@@ -74,6 +75,12 @@ checkpoints = Table(
 
 # Bind parameters per statement: below SQLite's limit (32,766) and PostgreSQL's (65,535).
 MAX_PARAMETERS = 30_000
+
+
+def placeholder(dialect: Dialect) -> str:
+    """The driver's bind-parameter mark for :func:`insert_rows` and raw SQL:
+    ``?`` (sqlite3) or ``%s`` (psycopg)."""
+    return "?" if dialect.paramstyle == "qmark" else "%s"
 
 
 def insert_rows(cursor, insert_into: str, mark: str, rows: Sequence[Sequence]) -> None:
@@ -131,7 +138,7 @@ class SqlLog:
         to it, since the log only grows. (Appending still reads the head.)"""
         self.connection = connection
         self._size: int | None = known_size
-        self._mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+        self._mark = placeholder(connection.dialect)
 
     @property
     def size(self) -> int:
