@@ -500,8 +500,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\nsearch plans (driver, then the database's plan):")
     for line in results.plans:
         print("  " + line)
-    print()
-    print(json.dumps(results.figures, sort_keys=True))
+    report.print_json_line(results.figures)
     return 0
 
 

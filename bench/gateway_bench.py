@@ -915,8 +915,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"1-minute load average: {results.figures['loadavg_start']} at start, "
           f"{results.figures['loadavg_end']} at end (other work on the machine skews figures)\n")
     print_rows(results.rows)
-    print()
-    print(json.dumps(results.figures, sort_keys=True))
+    report.print_json_line(results.figures)
     return 0
 
 

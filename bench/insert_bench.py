@@ -19,7 +19,6 @@ The last line printed is one JSON object of the figures.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sqlite3
 import sys
@@ -32,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
+import report  # noqa: E402
 from report import Results, fmt, log_progress, print_rows, ratio  # noqa: E402
 
 from ledger.sqlstore import insert_rows  # noqa: E402
@@ -122,8 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\nInsert benchmark: {', '.join(args.backends)}, {os.cpu_count()} CPUs; "
           "ratio = insert_rows / executemany (below 1x: insert_rows costs less)\n")
     print_rows(results.rows)
-    print()
-    print(json.dumps(results.figures, sort_keys=True))
+    report.print_json_line(results.figures)
     return 0
 
 

@@ -97,6 +97,7 @@ from app.migrate import upgrade  # noqa: E402
 from app.notary.service import PendingEntry  # noqa: E402
 from app.platform import Platform, build_platform  # noqa: E402
 import harness  # noqa: E402
+import report  # noqa: E402
 from report import Results, fmt, log_progress, percentile, print_rows, rate, ratio  # noqa: E402
 
 perf = time.perf_counter
@@ -933,8 +934,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"1-minute load average: {results.figures['loadavg_start']} at start, "
           f"{results.figures['loadavg_end']} at end (other work on the machine skews figures)\n")
     print_rows(results.rows)
-    print()
-    print(json.dumps(results.figures, sort_keys=True))
+    report.print_json_line(results.figures)
     return 0
 
 

@@ -3,6 +3,7 @@ and the figures for the closing JSON line. Imported by the bench scripts."""
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Sequence
@@ -78,6 +79,13 @@ def print_table(headers: Sequence[str], align: Sequence[str],
         print("  ".join(f"{c:{a}{w}}" for c, a, w in zip(row, align, widths)).rstrip())
         if number == 0:
             print("  ".join("-" * w for w in widths))
+
+
+def print_json_line(figures: dict) -> None:
+    """The end of every benchmark's output: a blank line, then all figures as
+    one JSON object on the last line (keys sorted), for scripts to read."""
+    print()
+    print(json.dumps(figures, sort_keys=True))
 
 
 def print_rows(rows: Sequence[Row]) -> None:
