@@ -7,6 +7,7 @@ import gc
 from gunicorn.app.base import BaseApplication
 
 from . import create_app
+from .access_log import AccessLogger
 from .config import Config
 from .platform import build_platform
 
@@ -42,4 +43,5 @@ def serve(config: Config, host: str, port: int, workers: int) -> None:
     # gunicorn's control socket is per user by default and would be shared by
     # every server on the machine.
     _Server(config, {"bind": f"{host}:{port}", "workers": workers, "worker_class": "sync",
-                     "accesslog": "-", "timeout": 600, "control_socket_disable": True}).run()
+                     "accesslog": "-", "logger_class": AccessLogger, "timeout": 600,
+                     "control_socket_disable": True}).run()

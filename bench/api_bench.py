@@ -170,7 +170,7 @@ class Settings:
     load_wait: float
     seed: int
     tmpdir: str | None
-    profile: bool = False
+    profile: str | None = None  # the scenario to profile
     bare_get: bool = True
     scenarios: tuple[str, ...] = SCENARIOS
     repeat: int = 1             # measured runs per scenario and setting; the best is kept
@@ -213,10 +213,11 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
                              "then measure anyway and say so")
     parser.add_argument("--seed", type=int, default=20261123, help="for the proofs' random indexes")
     parser.add_argument("--tmpdir", help="where the temporary directory goes")
-    parser.add_argument("--profile", action="store_true",
-                        help="after the measurements at the first server setting, run the "
-                             "submit load once more under py-spy (all workers) and print where "
-                             "the server's CPU goes to stderr (.venv/bin/pip install py-spy)")
+    parser.add_argument("--profile", nargs="?", const="submit", choices=SCENARIOS,
+                        help="after the measurements at the first server setting, run this "
+                             "scenario's load (default submit) once more under py-spy (all "
+                             "workers) and print where the server's CPU goes to stderr "
+                             "(.venv/bin/pip install py-spy)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="measured runs per scenario and setting, the best kept (the "
                              "machine's speed drifts by 15%% and more between runs; a slow run "
@@ -414,7 +415,7 @@ def gunicorn_options(setting: ServerSetting, port: int) -> list[str]:
     """The options ``app.serve`` gives gunicorn, with this setting's worker class."""
     options = ["--bind", f"{HOST}:{port}", "--workers", str(setting.workers),
                "--worker-class", setting.worker_class, "--access-logfile", "-",
-               "--timeout", "60"]
+               "--logger-class", "app.access_log.AccessLogger", "--timeout", "60"]
     if setting.worker_class == "gthread":
         options += ["--threads", str(setting.threads)]
     return options
@@ -871,8 +872,10 @@ class Bench:
                     write_runs += len(results)
                 self.runs.append(self.best_run(scenario, setting, connections, results, note))
             if self.settings.profile and setting == self.settings.servers[0]:
-                client_writes += self.profile_submit(server, connections)
-                write_runs += 1
+                profiled = self.profile(server, connections, self.settings.profile)
+                if self.settings.profile != "proof":
+                    client_writes += profiled
+                    write_runs += 1
             size_after = settled_ledger_size(server)
         # Stopped: every access-log line is written.
         lines = server.access_lines()
@@ -925,29 +928,30 @@ class Bench:
         return Run(scenario, setting.label, connections, ranked[0], note,
                    tuple(result.per_s for result in ranked))
 
-    def profile_submit(self, server: Server, connections: int) -> int:
-        """One more submit run with py-spy sampling every server process; returns
-        the 2xx count (for the ledger accounting)."""
+    def profile(self, server: Server, connections: int, scenario: str) -> int:
+        """One more run of ``scenario`` with py-spy sampling every server process;
+        returns the 2xx count (for the ledger accounting)."""
         py_spy = shutil.which("py-spy", path=f"{VENV_BIN}:{os.environ.get('PATH', '')}")
         if py_spy is None:
             raise BenchFailure("--profile needs py-spy: .venv/bin/pip install py-spy")
         seconds = max(2, int(self.settings.duration))
-        output = self.workdir / "submit-profile.txt"
-        log_progress(f"  profiling submit under py-spy for {seconds} s")
+        output = self.workdir / f"{scenario}-profile.txt"
+        log_progress(f"  profiling {scenario} under py-spy for {seconds} s")
         spy = subprocess.Popen(
             [py_spy, "record", "--subprocesses", "--nonblocking", "--rate", "200", "--format",
              "raw", "--duration", str(seconds), "--pid", str(server.pid), "-o", str(output)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
         try:
             time.sleep(0.5)  # let py-spy attach before the load starts
-            result = self.generator.run(server, self.loads(0)["submit"], connections, seconds)
+            load = self.loads(ledger_size(server))[scenario]
+            result = self.generator.run(server, load, connections, seconds)
             _, spy_err = spy.communicate(timeout=seconds + 60)
         except BaseException:
             _kill_group(spy)
             raise
         if spy.returncode != 0 or not output.exists():
             raise BenchFailure(f"py-spy failed ({spy.returncode}): {spy_err.strip()[-500:]}")
-        print_profile(output, f"submit, {server.name}, {result.per_s:,.0f}/s under py-spy "
+        print_profile(output, f"{scenario}, {server.name}, {result.per_s:,.0f}/s under py-spy "
                               f"({connections} connections, {seconds} s)")
         return result.ok
 
