@@ -12,6 +12,7 @@ from flask import current_app
 
 import ledger
 from ledger.keys import load_or_create_signing_key
+from ledger.rowcache import TreeRowCache
 
 from .config import Config
 from .consent.policy import ExportPolicy
@@ -40,6 +41,7 @@ class Platform:
     notary: Notary
     export_policy: ExportPolicy
     log_size_seen: LogSizeSeen = field(default_factory=LogSizeSeen)
+    tree_rows: TreeRowCache = field(default_factory=TreeRowCache)  # for the proof routes
 
     def now(self):
         return self.config.clock()

@@ -19,7 +19,7 @@ with a compare-and-set.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
@@ -104,6 +104,28 @@ def insert_rows(cursor, insert_into: str, mark: str, rows: Sequence[Sequence]) -
                        [value for row in chunk for value in row])
 
 
+def row_is_well_formed(leaf_index: int, blob: bytes) -> bool:
+    """Whether a ``ledger_tree`` row holds as many hashes as its leaf completed."""
+    return len(blob) == HASH_SIZE * completed_levels(leaf_index)
+
+
+def hashes_in_rows(nodes: Sequence[Node],
+                   read_rows: Callable[[set[int]], dict[int, bytes]]) -> list[bytes]:
+    """The hashes of ``nodes`` cut from the ``ledger_tree`` rows holding them,
+    all read with one ``read_rows`` call; a missing or malformed row is an
+    ``IntegrityError`` naming its leaf."""
+    where = [stored_row(node) for node in nodes]
+    rows = read_rows({row for row, _ in where})
+    hashes = []
+    for row, slot in where:
+        blob = rows.get(row)
+        if blob is None or not row_is_well_formed(row, blob):
+            raise IntegrityError(f"stored hashes of leaf {row} are missing or malformed",
+                                 index=row)
+        hashes.append(blob[slot * HASH_SIZE:(slot + 1) * HASH_SIZE])
+    return hashes
+
+
 @dataclass(frozen=True)
 class AppendResult:
     """Where a batch landed: leaf indexes ``first_index .. tree_size - 1``."""
@@ -159,16 +181,7 @@ class SqlLog:
         return closing(self.connection.connection.cursor())
 
     def read_hashes(self, nodes: Sequence[Node]) -> list[bytes]:
-        where = [stored_row(node) for node in nodes]
-        rows = self._tree_rows({row for row, _ in where})
-        hashes = []
-        for row, slot in where:
-            blob = rows.get(row)
-            if blob is None or len(blob) != HASH_SIZE * completed_levels(row):
-                raise IntegrityError(f"stored hashes of leaf {row} are missing or malformed",
-                                     index=row)
-            hashes.append(blob[slot * HASH_SIZE:(slot + 1) * HASH_SIZE])
-        return hashes
+        return hashes_in_rows(nodes, self.read_tree_rows)
 
     def append(self, leaf_data: Sequence[bytes]) -> AppendResult:
         """Append entries' logged bytes; hashes each leaf and new node once."""
@@ -252,7 +265,9 @@ class SqlLog:
         for row in self.connection.execute(select(checkpoints).order_by(checkpoints.c.size)):
             yield StoredCheckpoint(**row._mapping)
 
-    def _tree_rows(self, leaf_indexes: set[int]) -> dict[int, bytes]:
+    def read_tree_rows(self, leaf_indexes: set[int]) -> dict[int, bytes]:
+        """The stored ``ledger_tree`` rows of these leaves, as they are (missing
+        ones left out, malformed ones returned for ``hashes_in_rows`` to refuse)."""
         if not leaf_indexes:
             return {}
         marks = ", ".join([self._mark] * len(leaf_indexes))

@@ -16,6 +16,7 @@ from app.errors import NotFound, ValidationFailed
 from app.identity.auth import current_principal, protected
 from app.identity.models import Role
 from app.platform import current_platform
+from ledger.rowcache import CachedTreeReader
 from ledger.sqlstore import SqlLog
 
 from .models import EntryRef
@@ -34,18 +35,21 @@ blp = Blueprint("ledger", __name__, url_prefix="/api/v1/ledger",
                 description="The verifiable log: checkpoints, proofs and entries.")
 
 
-def _log_with_tree(connection: Connection, tree_size: int) -> SqlLog:
-    """The log, with a 404 for a tree it has not reached; ``ledger.prove``
-    answers the other range errors (index >= tree_size, first > second) with
-    a 400. A size this process has already seen needs no read: the log only grows."""
-    seen = current_platform().log_size_seen
+def _tree_reader(connection: Connection, tree_size: int) -> CachedTreeReader:
+    """The log's hashes for proofs, with a 404 for a tree it has not reached;
+    ``ledger.prove`` answers the other range errors (index >= tree_size,
+    first > second) with a 400. The log only grows, so a size this process
+    has already seen needs no read, and neither does a stored row it has
+    already read (``ledger.rowcache``)."""
+    platform = current_platform()
+    seen = platform.log_size_seen
     if seen.covers(tree_size):
-        return SqlLog(connection, known_size=seen.size)
+        return platform.tree_rows.reader(SqlLog(connection, known_size=seen.size))
     log = SqlLog(connection)
     seen.saw(log.size)
     if tree_size > log.size:
         raise NotFound(f"tree size {tree_size} is beyond the log's size {log.size}")
-    return log
+    return platform.tree_rows.reader(log)
 
 
 def _query_integers(schema: Schema) -> dict[str, int]:
@@ -112,8 +116,8 @@ class InclusionProof(MethodView):
         query = _query_integers(_INCLUSION_QUERY)
         index, tree_size = query["index"], query["tree_size"]
         with current_platform().db.autocommit() as connection:
-            log = _log_with_tree(connection, tree_size)
-            leaf, proof, root = ledger.prove.inclusion_evidence(log, index, tree_size)
+            reader = _tree_reader(connection, tree_size)
+            leaf, proof, root = ledger.prove.inclusion_evidence(reader, index, tree_size)
         return _proof_response({"index": index, "tree_size": tree_size, "leaf_hash": b64(leaf),
                                 "root_hash": b64(root), "proof": [b64(p) for p in proof]})
 
@@ -130,9 +134,9 @@ class ConsistencyProof(MethodView):
         query = _query_integers(_CONSISTENCY_QUERY)
         first, second = query["first"], query["second"]
         with current_platform().db.autocommit() as connection:
-            log = _log_with_tree(connection, second)
+            reader = _tree_reader(connection, second)
             proof, first_root, second_root = ledger.prove.consistency_proof_and_roots(
-                log, first, second)
+                reader, first, second)
         return _proof_response({"first": first, "second": second, "first_root": b64(first_root),
                                 "second_root": b64(second_root),
                                 "proof": [b64(p) for p in proof]})
