@@ -71,7 +71,11 @@ def make_engine(url: str, autocommit: bool = False) -> Engine:
     isolation level back and forth costs more than the query it serves).
     """
     parsed = make_url(url)
-    options = {"isolation_level": "AUTOCOMMIT"} if autocommit else {}
+    # Errors and echoed SQL never carry the bound values: document fields,
+    # token hashes and personal data stay out of logs.
+    options: dict = {"hide_parameters": True}
+    if autocommit:
+        options["isolation_level"] = "AUTOCOMMIT"
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "psycopg":
         engine = create_engine(url, pool_size=5, max_overflow=10, **options)
         event.listen(engine, "checkout", _discard_if_server_hung_up)

@@ -10,9 +10,20 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+import sqlite3
+
+import psycopg
 from flask import Flask, jsonify
+from sqlalchemy.exc import DBAPIError
 
 import ledger
+
+# Seconds a client is asked to wait when the database cannot be reached.
+DATABASE_RETRY_AFTER_S = 5
+
+# SQLite reports mistakes in the schema or SQL as OperationalError too: those
+# are the platform's bugs, not a database that is down or busy.
+_SQLITE_SCHEMA_ERRORS = ("no such table", "no such column", "syntax error", "has no column")
 
 
 class AppError(Exception):
@@ -57,6 +68,25 @@ def error_body(status: HTTPStatus, message: str, errors: dict[str, Any] | None =
     return body
 
 
+# Errors of the drivers themselves: the ledger's hot statements use the
+# driver's cursor directly (``ledger.sqlstore``), so SQLAlchemy never wraps them.
+DRIVER_ERRORS = (sqlite3.Error, psycopg.Error)
+
+
+def database_unavailable(error: DBAPIError | sqlite3.Error | psycopg.Error) -> bool:
+    """Whether a database error means "down, restarting or too busy": worth a
+    retry, so a 503. A connection the server dropped, a server that cannot be
+    reached, a lock not granted in time."""
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig
+    if not isinstance(error, (sqlite3.OperationalError, psycopg.OperationalError)):
+        return False
+    message = str(error).lower()
+    return not any(text in message for text in _SQLITE_SCHEMA_ERRORS)
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(AppError)
     def _app_error(error: AppError):
@@ -76,3 +106,19 @@ def register_error_handlers(app: Flask) -> None:
         body = error_body(HTTPStatus.INTERNAL_SERVER_ERROR,
                           f"ledger integrity failure at index {error.index}")
         return jsonify(body), 500
+
+    def _database(error: DBAPIError | sqlite3.Error | psycopg.Error):
+        # The driver's message can quote SQL and its parameters: logged, never answered.
+        if not database_unavailable(error):
+            app.logger.exception("database error")
+            return jsonify(error_body(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error")), 500
+        cause = error.orig if isinstance(error, DBAPIError) else error
+        app.logger.warning("database unavailable: %s", type(cause).__name__)
+        response = jsonify(error_body(HTTPStatus.SERVICE_UNAVAILABLE,
+                                      "the database is unavailable; retry later"))
+        response.status_code = HTTPStatus.SERVICE_UNAVAILABLE.value
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
+        return response
+
+    for database_error in (DBAPIError, *DRIVER_ERRORS):
+        app.register_error_handler(database_error, _database)
