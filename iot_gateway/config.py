@@ -34,12 +34,10 @@ class GatewayOptions:
     # once. Mosquitto otherwise sends only max_inflight_messages (20), which
     # would cap every batch at 20 events.
     receive_maximum: int = 2048
-    # Answers published and not yet PUBACKed by the broker: at most the
-    # broker's own Receive Maximum (Mosquitto: max_inflight_messages, 1000 in
-    # deploy/mosquitto, 20 by default), or the broker may disconnect us. A
-    # window of 20 held a burst's answers back in paho's memory (lost on a
-    # SIGKILL), sent 20 per round trip; bench/gateway_bench.py showed no rate
-    # difference above its noise either way.
+    # Answers published and not yet PUBACKed by the broker (answers.py); lowered
+    # at connect to the broker's own Receive Maximum (Mosquitto:
+    # max_inflight_messages, 1000 in deploy/mosquitto, 20 by default). A window
+    # of 20 sends a burst's answers 20 per round trip.
     answers_in_flight: int = 1000
     keepalive_s: int = 30
     reconnect_min_s: int = 1

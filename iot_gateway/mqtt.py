@@ -8,6 +8,9 @@
 - ``manual_ack=True``: paho does not PUBACK on its own; the gateway
   acknowledges a message only once its outcome is committed (see inbox.py
   for the order).
+- Answers go out at QoS 1 through an :class:`~iot_gateway.answers.AnswerWindow`
+  fitted to the broker's Receive Maximum, not through paho's own in-flight
+  bound (answers.py says why).
 - Callbacks only enqueue frozen dataclasses, and every one is wrapped so that
   an exception is logged and never kills paho's network loop.
 """
@@ -27,6 +30,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from .answers import AnswerWindow
 from .config import GatewayOptions
 from .logs import log_event
 from .messages import Received
@@ -65,6 +69,7 @@ class MqttLink:
         self._connected = False
         self._state = threading.Lock()  # generation and connected, against acks
         self.subscribed = threading.Event()
+        self.answers = AnswerWindow(options.answers_in_flight)
         self.client = self._make_client(username, password)
 
     def _make_client(self, username: str | None, password: str | None) -> mqtt.Client:
@@ -72,13 +77,14 @@ class MqttLink:
                              protocol=mqtt.MQTTv5, manual_ack=True)
         if username is not None:
             client.username_pw_set(username, password)
-        client.max_inflight_messages_set(self.options.answers_in_flight)
+        client.max_inflight_messages_set(0)  # unbounded: self.answers bounds the answers
         client.reconnect_delay_set(self.options.reconnect_min_s, self.options.reconnect_max_s)
         client.on_connect = never_raises(self._on_connect)
         client.on_connect_fail = never_raises(self._on_connect_fail)
         client.on_disconnect = never_raises(self._on_disconnect)
         client.on_subscribe = never_raises(self._on_subscribe)
         client.on_message = never_raises(self._on_message)
+        client.on_publish = never_raises(self._on_publish)
         return client
 
     # -- lifecycle -----------------------------------------------------------
@@ -92,13 +98,11 @@ class MqttLink:
                                   clean_start=False, properties=properties)
         self.client.loop_start()
 
-    def stop(self, drain_timeout_s: float = 2.0, last_answer=None) -> None:
-        """Wait briefly for the last answer to leave, then disconnect (the session stays)."""
-        if last_answer is not None and self._connected:
-            try:
-                last_answer.wait_for_publish(timeout=drain_timeout_s)
-            except (RuntimeError, ValueError):
-                pass  # not connected any more: answers are best effort
+    def stop(self, drain_timeout_s: float = 2.0) -> None:
+        """Wait briefly for the answers in flight to be PUBACKed, then disconnect
+        (the session stays)."""
+        if self._connected:
+            self.answers.wait_empty(drain_timeout_s)  # answers are best effort
         self.client.disconnect()
         self.client.loop_stop()
 
@@ -122,9 +126,17 @@ class MqttLink:
                 acknowledged.append(message)
         return acknowledged
 
-    def publish(self, topic: str, payload: bytes):
-        """Publish an answer at QoS 1; paho queues it while disconnected."""
-        return self.client.publish(topic, payload, qos=1)
+    def publish(self, topic: str, payload: bytes, give_up: threading.Event) -> bool:
+        """Publish an answer at QoS 1 once the answer window has a place; paho
+        keeps it while disconnected and sends it again on reconnect. False (not
+        published) if ``give_up`` is set while no place comes."""
+        while not self.answers.acquire(timeout_s=0.5):
+            if give_up.is_set():
+                return False
+        info = self.client.publish(topic, payload, qos=1)
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            self.answers.release()  # refused by paho: no PUBACK will come for it
+        return True
 
     # -- paho callbacks (network thread) ---------------------------------------
 
@@ -132,7 +144,7 @@ class MqttLink:
         if reason_code.is_failure:
             log_event(log, logging.ERROR, "connect_refused", reason=str(reason_code))
             return
-        self._check_answer_window(client, properties)
+        self._fit_answer_window(properties)
         with self._state:
             self._generation += 1
             self._connected = True
@@ -146,16 +158,16 @@ class MqttLink:
         client.subscribe(self.options.subscription,
                          options=SubscribeOptions(qos=1, retainHandling=2))
 
-    def _check_answer_window(self, client: mqtt.Client, properties) -> None:
+    def _fit_answer_window(self, properties) -> None:
         """More unacknowledged answers than the broker's Receive Maximum is a
-        protocol error (MQTT 5 section 3.3.4) for which the broker disconnects
-        us; paho neither follows that limit nor can change its window on an
-        open connection, so TZ_GATEWAY_ANSWERS_IN_FLIGHT must respect it."""
+        protocol error (MQTT 5 section 3.3.4) for which the broker may
+        disconnect us: the window shrinks to it (and grows back, up to the
+        configured size, on a broker that allows more)."""
         allowed = getattr(properties, "ReceiveMaximum", 65535)
-        if client.max_inflight_messages > allowed:
-            log_event(log, logging.ERROR, "answers_in_flight_over_broker_limit",
-                      configured=client.max_inflight_messages, broker_allows=allowed,
-                      fix=f"set TZ_GATEWAY_ANSWERS_IN_FLIGHT to at most {allowed}")
+        limit = self.answers.fit_broker(allowed)
+        if limit < self.options.answers_in_flight:
+            log_event(log, logging.INFO, "answers_in_flight_lowered_to_broker_limit",
+                      configured=self.options.answers_in_flight, broker_allows=allowed)
 
     def _on_connect_fail(self, client, userdata) -> None:
         log_event(log, logging.WARNING, "connect_failed", host=self.host, port=self.port)
@@ -177,6 +189,10 @@ class MqttLink:
             return
         self.subscribed.set()
         log_event(log, logging.INFO, "subscribed", topic=self.options.subscription)
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        # Every publish of this client is an answer at QoS 1: this is its PUBACK.
+        self.answers.release()
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         try:

@@ -76,7 +76,6 @@ class Gateway:
         self.finished = threading.Event()  # set when the gateway cannot go on
         self.fatal = False
         self._threads: list[threading.Thread] = []
-        self._last_answer = None
         self._metrics_server = None
 
     # -- lifecycle -------------------------------------------------------------
@@ -102,7 +101,7 @@ class Gateway:
         self._stopping.set()
         for thread in self._threads:
             thread.join(timeout=timeout_s)
-        self.link.stop(last_answer=self._last_answer)
+        self.link.stop()
         self.pool.close()
         if self._metrics_server is not None:
             self._metrics_server.shutdown()
@@ -202,10 +201,15 @@ class Gateway:
         now = time.monotonic()
         for message in self.link.ack_in_order(self.ack_order.settle(c.message for c in batch)):
             self.metrics.lag.observe(now - message.received_mono)
+        unanswered = 0
         for checked, outcome in zip(batch, outcomes):
-            if checked.device_id is not None:
-                self._last_answer = self.link.publish(acks_topic(checked.device_id),
-                                                      outcome.answer())
+            if checked.device_id is None:
+                continue
+            if unanswered or not self.link.publish(acks_topic(checked.device_id),
+                                                   outcome.answer(), give_up=self._stopping):
+                unanswered += 1
+        if unanswered:  # stopping with the broker not taking answers: they are best effort
+            log_event(log, logging.WARNING, "answers_not_sent", count=unanswered)
         self._count(batch, outcomes)
 
     def _count(self, batch: Sequence[Checked], outcomes: Sequence[Outcome]) -> None:
