@@ -260,6 +260,9 @@ function showVerifiedEntry(leafData) {
 
 /** Overview page: check the shown checkpoint's signature with the trusted key. */
 async function verifyOverview(section) {
+  // A re-check (after pinning or unpinning a key) must not leave the last
+  // verdict showing while it runs.
+  setStatus("signature-status", "pending", "checking…");
   try {
     requireWebCrypto();
     const { key, source } = await trustedKey();
