@@ -12,6 +12,7 @@ import pytest
 from app.identity.models import Role
 from iot_gateway.config import GatewayOptions
 from iot_gateway.service import Gateway
+from tests.services.mosquitto import MosquittoBroker
 from .helpers import DeviceSide, GatewayBroker, forget_session, register_device
 
 
@@ -45,24 +46,28 @@ def gateway_options() -> GatewayOptions:
 
 @pytest.fixture
 def start_gateway(platform, config, broker):
-    """start_gateway(**option_overrides) -> a running Gateway, stopped at teardown
-    (its broker session is dropped too, so it queues nothing for later tests)."""
-    started: list[Gateway] = []
+    """start_gateway(options, on_broker=None, **option_overrides) -> a running
+    Gateway (on the module's broker unless ``on_broker`` names another), stopped
+    at teardown (its broker session is dropped too, so it queues nothing for
+    later tests)."""
+    started: list[tuple[Gateway, MosquittoBroker]] = []
 
-    def start(options: GatewayOptions, **overrides) -> Gateway:
+    def start(options: GatewayOptions, on_broker: MosquittoBroker | None = None,
+              **overrides) -> Gateway:
         options = dataclasses.replace(options, **overrides)
-        gateway_config = dataclasses.replace(config, mqtt_host=broker.host,
-                                             mqtt_port=broker.port)
+        target = on_broker or broker
+        gateway_config = dataclasses.replace(config, mqtt_host=target.host,
+                                             mqtt_port=target.port)
         gateway = Gateway(platform, gateway_config, options)
-        started.append(gateway)
+        started.append((gateway, target))
         gateway.start()
         assert gateway.link.subscribed.wait(15), "the gateway did not subscribe"
         return gateway
 
     yield start
-    for gateway in started:
+    for gateway, target in started:
         gateway.stop()
-        forget_session(broker.host, broker.port, gateway.options.client_id)
+        forget_session(target.host, target.port, gateway.options.client_id)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from iot_gateway.answers import AnswerWindow
+from tests.services.mosquitto import MosquittoBroker
 
 from .helpers import DeviceSide, wait_until
 
@@ -63,30 +64,24 @@ def test_a_burst_is_answered_whole_through_a_small_window(start_gateway, gateway
     assert wait_until(lambda: gateway.link.answers.in_flight == 0)
 
 
-def test_the_window_fits_a_stock_mosquittos_receive_maximum(platform, config, register,
-                                                            gateway_options):
-    """Mosquitto grants 20 unless told otherwise (deploy/mosquitto says 1000)."""
-    import dataclasses
+@pytest.fixture
+def stock_broker():
+    """A Mosquitto with its defaults: it grants a client's QoS 1 publishes a
+    Receive Maximum of 20 (deploy/mosquitto raises it to 1000)."""
+    with MosquittoBroker() as running:
+        yield running
 
-    from iot_gateway.service import Gateway
-    from tests.services.mosquitto import MosquittoBroker
 
+def test_the_window_fits_a_stock_mosquittos_receive_maximum(stock_broker, start_gateway,
+                                                            gateway_options, register):
     device = register()
-    with MosquittoBroker() as stock:
-        gateway = Gateway(platform, dataclasses.replace(config, mqtt_host=stock.host,
-                                                        mqtt_port=stock.port),
-                          dataclasses.replace(gateway_options, answers_in_flight=1000))
-        side = None
-        gateway.start()
-        try:
-            assert gateway.link.subscribed.wait(15)
-            assert gateway.link.answers.limit == 20
-            side = DeviceSide(stock.host, stock.port)
-            for seq in range(1, 101):
-                side.publish(device.device_id, device.sign(device.event(seq)))
-            answers = side.answers.wait_for(device.device_id, 100)
-            assert sorted(a["seq"] for a in answers) == list(range(1, 101))
-        finally:
-            if side is not None:
-                side.close()
-            gateway.stop()
+    gateway = start_gateway(gateway_options, on_broker=stock_broker, answers_in_flight=1000)
+    assert gateway.link.answers.limit == 20
+    side = DeviceSide(stock_broker.host, stock_broker.port)
+    try:
+        for seq in range(1, 101):
+            side.publish(device.device_id, device.sign(device.event(seq)))
+        answers = side.answers.wait_for(device.device_id, 100)
+        assert sorted(a["seq"] for a in answers) == list(range(1, 101))
+    finally:
+        side.close()
