@@ -1,5 +1,6 @@
 """Many rows into one table through the DB driver's cursor, as multi-row
-``INSERT ... VALUES`` statements (``ledger.sqlstore.insert_rows``).
+``INSERT ... VALUES`` statements or, for many rows on PostgreSQL, ``COPY``
+(``ledger.sqlstore.insert_rows``).
 
 SQLAlchemy Core's executemany builds and processes a parameter dict per row
 (``construct_params``), which costs more than the row itself at the
@@ -24,7 +25,7 @@ Processor = Callable[[Any], Any]
 
 
 class BulkInsert:
-    """``INSERT INTO table (columns) VALUES (...)`` for many tuples at once."""
+    """Tuples in ``columns`` order into ``table``, many at once."""
 
     def __init__(self, table: Table, columns: Sequence[str]) -> None:
         self.table = table
@@ -41,28 +42,28 @@ class BulkInsert:
         if not connection.in_transaction():
             # The driver's cursor below would commit each statement on its own.
             raise ValueError("a bulk insert needs the caller's transaction to have begun")
-        insert_into, mark, processors = self._prepare(connection.dialect)
+        into, mark, processors = self._prepare(connection.dialect)
         if processors:
             rows = [_processed(row, processors) for row in rows]
         # The driver's cursor on the connection's own (begun) transaction:
         # even exec_driver_sql's execution context cost more than a small insert.
         with closing(connection.connection.cursor()) as cursor:
-            insert_rows(cursor, insert_into, mark, rows)
+            insert_rows(cursor, into, mark, rows)
 
     def _prepare(self, dialect: Dialect) -> tuple[str, str, list[tuple[int, Processor]]]:
         prepared = self._prepared.get(dialect.name)
         if prepared is None:
             mark = placeholder(dialect)
             preparer = dialect.identifier_preparer
-            insert_into = (f"INSERT INTO {preparer.format_table(self.table)} "
-                           f"({', '.join(preparer.quote(name) for name in self.columns)})")
+            into = (f"{preparer.format_table(self.table)} "
+                    f"({', '.join(preparer.quote(name) for name in self.columns)})")
             processors = []
             for position, name in enumerate(self.columns):
                 column_type = self.table.c[name].type
                 processor = column_type.dialect_impl(dialect).bind_processor(dialect)
                 if processor is not None:
                     processors.append((position, processor))
-            prepared = self._prepared[dialect.name] = (insert_into, mark, processors)
+            prepared = self._prepared[dialect.name] = (into, mark, processors)
         return prepared
 
 

@@ -662,15 +662,6 @@ class RunFigures:
     cpu_us: dict[str, float]  # CPU time per event, by process
 
 
-def _cpu_seconds(pid: int) -> float:
-    """utime + stime of a live process (Linux /proc), 0 if it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _children(pid: int) -> list[int]:
     found = []
     for name in os.listdir("/proc"):
@@ -709,12 +700,13 @@ class CpuMeter:
         self.start = self._sample()
 
     def _sample(self) -> dict[str, float]:
-        sample = {name: sum(map(_cpu_seconds, pids)) for name, pids in self.groups.items()}
+        sample = {name: sum(map(harness.process_cpu_seconds, pids))
+                  for name, pids in self.groups.items()}
         if self.postgres:
             # Backends started meanwhile (the gateway's connections) count from 0.
             self.postgres = sorted(set(self.postgres)
                                    | set(_descendants_named(os.getpid(), "postgres")))
-            sample["postgresql server"] = sum(map(_cpu_seconds, self.postgres))
+            sample["postgresql server"] = sum(map(harness.process_cpu_seconds, self.postgres))
         sample["publisher + collector"] = sum(os.times()[:2])
         return sample
 

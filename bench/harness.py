@@ -1,11 +1,13 @@
 """What every benchmark script does around its measurements: a temporary
 directory removed at the end, SIGTERM turned into the same clean shutdown
 as Ctrl-C (so every process a script started is stopped), and the exit;
-and the ``--backends`` option of the scripts that measure both databases."""
+the ``--backends`` option of the scripts that measure both databases; and
+the CPU time of another process (a server the script measures)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import signal
 import sys
@@ -54,3 +56,12 @@ def run(main: Callable[[], int]) -> NoReturn:
     except KeyboardInterrupt:
         print("\ninterrupted; temporary files removed and servers stopped", file=sys.stderr)
         sys.exit(130)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of a live process (Linux /proc), 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -567,9 +567,9 @@ def raw_insert_sqlite(path: Path, data: LogData, batch: int) -> float:
             t0 = perf()
             con.execute("BEGIN IMMEDIATE")
             cursor = con.cursor()
-            insert_rows(cursor, "INSERT INTO raw_entries (idx, data)", "?",
+            insert_rows(cursor, "raw_entries (idx, data)", "?",
                         list(zip(range(start, stop), leaves)))
-            insert_rows(cursor, "INSERT INTO raw_tree (leaf_index, hashes)", "?",
+            insert_rows(cursor, "raw_tree (leaf_index, hashes)", "?",
                         list(zip(range(start, stop), rows)))
             cursor.close()
             con.execute("COMMIT")
@@ -593,9 +593,9 @@ def raw_insert_postgres(conninfo: str, data: LogData, batch: int) -> float:
                 leaves, rows = data.leaves.slice(start, stop), data.tree_rows.slice(start, stop)
                 t0 = perf()
                 with con.transaction():
-                    insert_rows(cur, "INSERT INTO raw_entries (idx, data)", "%s",
+                    insert_rows(cur, "raw_entries (idx, data)", "%s",
                                 list(zip(range(start, stop), leaves)))
-                    insert_rows(cur, "INSERT INTO raw_tree (leaf_index, hashes)", "%s",
+                    insert_rows(cur, "raw_tree (leaf_index, hashes)", "%s",
                                 list(zip(range(start, stop), rows)))
                 total += perf() - t0
         return total
