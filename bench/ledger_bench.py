@@ -915,7 +915,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 setup = BackendSetup(
                     "postgresql", pg.url("ledger_bench"), pg.url("notary_bench"),
                     lambda d, b, pg=pg: raw_insert_postgres(pg.conninfo("raw_bench"), d, b),
-                    "psycopg multi-row INSERT")
+                    "psycopg COPY, as insert_rows sends them")
                 results.put("pg_version", _pg_version(pg.conninfo()))
             run_backend(setup, settings, data, workdir, results)
         if settings.profile and "sqlite" in settings.backends:
