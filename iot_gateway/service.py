@@ -18,11 +18,13 @@ leaves the message queued at the broker, which redelivers it.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
 
+import psycopg
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from app.config import Config
@@ -238,7 +240,13 @@ class _GiveUp(Exception):
 
 def _is_transient(exc: Exception) -> bool:
     """The database is unreachable or busy (retry as is), as opposed to a
-    statement that fails on this batch's data (split the batch)."""
-    if isinstance(exc, OperationalError):
+    statement that fails on this batch's data (split the batch).
+
+    The ledger's and the batch's bulk rows go through the driver's own cursor
+    (``ledger.sqlstore``), so a server lost in the middle of them raises the
+    driver's ``OperationalError``, which SQLAlchemy never wraps: counted as
+    transient too, or a flapping database would get good events split off
+    and quarantined as ``internal_error``."""
+    if isinstance(exc, (OperationalError, sqlite3.OperationalError, psycopg.OperationalError)):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated

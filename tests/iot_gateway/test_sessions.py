@@ -3,16 +3,19 @@ acknowledged when, and how Mosquitto shares a subscription."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 import uuid
 
 import paho.mqtt.client as mqtt
+import psycopg
 import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sqlalchemy.exc import OperationalError
 
+from iot_gateway.service import SPLIT_AFTER
 from tests.services.mosquitto import MosquittoBroker
 
 from .helpers import forget_session, snapshot, wait_until
@@ -57,6 +60,31 @@ def test_nothing_is_acknowledged_before_it_is_committed(
     start_gateway(gateway_options)  # the broker redelivers the unacknowledged event
     [answer] = devices.answers.wait_for(device.device_id, 1)
     assert (answer["seq"], answer["status"]) == (1, "notarized")
+
+
+def test_a_database_lost_under_the_drivers_own_cursor_is_retried_not_split(
+        platform, start_gateway, gateway_options, devices, register, monkeypatch):
+    # The bulk rows go through the driver's cursor (ledger.sqlstore), whose
+    # errors SQLAlchemy never wraps; a flapping server must not get the event
+    # split off and quarantined as internal_error.
+    device = register()
+    gateway = start_gateway(gateway_options)
+    driver_error = (sqlite3.OperationalError if platform.db.dialect == "sqlite"
+                    else psycopg.OperationalError)
+    real_commit = gateway.store.commit
+    failed_batches = []
+
+    def flapping(batch):
+        if len(failed_batches) <= SPLIT_AFTER:
+            failed_batches.append(len(batch))
+            raise driver_error("server closed the connection unexpectedly")
+        return real_commit(batch)
+
+    monkeypatch.setattr(gateway.store, "commit", flapping)
+    answer = devices.ask(device.device_id, device.sign(device.event(1)))
+    assert (answer["seq"], answer["status"]) == (1, "notarized")
+    assert failed_batches == [1] * (SPLIT_AFTER + 1)  # the whole batch again each time
+    assert snapshot(platform)["quarantined"] == 0
 
 
 def test_the_gateway_survives_a_failing_callback_and_keeps_going(
