@@ -71,6 +71,8 @@ def error_body(status: HTTPStatus, message: str, errors: dict[str, Any] | None =
 # Errors of the drivers themselves: the ledger's hot statements use the
 # driver's cursor directly (``ledger.sqlstore``), so SQLAlchemy never wraps them.
 DRIVER_ERRORS = (sqlite3.Error, psycopg.Error)
+# Of those, the ones a database that is down, restarting or busy raises.
+DRIVER_OPERATIONAL_ERRORS = (sqlite3.OperationalError, psycopg.OperationalError)
 
 
 def database_unavailable(error: DBAPIError | sqlite3.Error | psycopg.Error) -> bool:
@@ -81,7 +83,7 @@ def database_unavailable(error: DBAPIError | sqlite3.Error | psycopg.Error) -> b
         if error.connection_invalidated:
             return True
         error = error.orig
-    if not isinstance(error, (sqlite3.OperationalError, psycopg.OperationalError)):
+    if not isinstance(error, DRIVER_OPERATIONAL_ERRORS):
         return False
     message = str(error).lower()
     return not any(text in message for text in _SQLITE_SCHEMA_ERRORS)

@@ -257,25 +257,12 @@ def parse_args(argv: Sequence[str] | None = None) -> Settings:
 
 # -- child processes -----------------------------------------------------------
 
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
 def group_cpu_seconds(pgid: int) -> float:
     """User + system CPU of every live process in process group ``pgid`` (a gunicorn
     master and its workers), from /proc."""
-    total = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        # after "(comm)": state ppid pgrp session ... utime(12th) stime(13th)
-        if int(fields[2]) == pgid:
-            total += int(fields[11]) + int(fields[12])
-    return total / _CLOCK_TICKS
+    members = (harness.process_stat(pid) for pid in harness.live_pids())
+    return sum(harness.stat_cpu_seconds(fields) for fields in members
+               if fields is not None and int(fields[2]) == pgid)  # fields[2]: pgrp
 
 
 def children_cpu_seconds() -> float:

@@ -663,16 +663,8 @@ class RunFigures:
 
 
 def _children(pid: int) -> list[int]:
-    found = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                stat = Path(f"/proc/{name}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(name))
-    return found
+    return [child for child in harness.live_pids()
+            if (fields := harness.process_stat(child)) is not None and int(fields[1]) == pid]
 
 
 def _descendants_named(pid: int, name: str) -> list[int]:

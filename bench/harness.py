@@ -58,10 +58,26 @@ def run(main: Callable[[], int]) -> NoReturn:
         sys.exit(130)
 
 
+def process_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after ``(comm)`` (state, ppid, pgrp, ...;
+    utime and stime are the 12th and 13th), or None if the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+
+
+def stat_cpu_seconds(fields: list[str]) -> float:
+    """utime + stime, in seconds, from :func:`process_stat` fields."""
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def process_cpu_seconds(pid: int) -> float:
     """utime + stime of a live process (Linux /proc), 0 if it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    fields = process_stat(pid)
+    return 0.0 if fields is None else stat_cpu_seconds(fields)
+
+
+def live_pids() -> list[int]:
+    """Every process id in /proc."""
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]

@@ -18,16 +18,15 @@ leaves the message queued at the broker, which redelivers it.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
 
-import psycopg
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from app.config import Config
+from app.errors import DRIVER_OPERATIONAL_ERRORS
 from app.platform import Platform
 
 from . import messages as m
@@ -247,6 +246,6 @@ def _is_transient(exc: Exception) -> bool:
     driver's ``OperationalError``, which SQLAlchemy never wraps: counted as
     transient too, or a flapping database would get good events split off
     and quarantined as ``internal_error``."""
-    if isinstance(exc, (OperationalError, sqlite3.OperationalError, psycopg.OperationalError)):
+    if isinstance(exc, (OperationalError, *DRIVER_OPERATIONAL_ERRORS)):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
