@@ -26,6 +26,7 @@ from .bundle import (
 )
 from .errors import EntryFormatError, InclusionProofError, VerificationError
 from .note import NoteVerifier
+from .strictjson import StrictDecoder
 
 Progress = Callable[[int, int, int], None]  # (bytes read, total bytes, entries read)
 _PROGRESS_EVERY = 2048  # entries between progress calls
@@ -42,6 +43,10 @@ class _NotStreamed(Exception):
     """The file is not in the one-entry-per-line layout; read it whole."""
 
 
+class _NotJson(Exception):
+    """The file is not strict JSON: not UTF-8, not JSON, a repeated member name, NaN."""
+
+
 def verify_bundle_file(path: Path, verifier_key: str,
                        progress: Progress | None = None) -> AuditResult:
     """Verify the bundle at ``path``; never raises for bad input, reports it."""
@@ -56,7 +61,7 @@ def verify_bundle_file(path: Path, verifier_key: str,
     except OSError as error:
         result.lines.append(f"error: cannot read {path}: {error.strerror}")
         return result
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+    except (_NotJson, json.JSONDecodeError, RecursionError) as error:
         result.lines.append(f"error: {path} is not a JSON bundle (truncated?): {error}")
         return result
     result.report = report
@@ -76,14 +81,18 @@ def _verify_file(path: Path, verifier: NoteVerifier, progress: Progress | None) 
                 handle.seek(0)
         else:
             handle.seek(0)
-        return verify_bundle(json.loads(handle.read()), verifier)
+        try:
+            bundle = json.loads(handle.read(), cls=StrictDecoder)
+        except ValueError as error:
+            raise _NotJson(str(error)) from error
+        return verify_bundle(bundle, verifier)
 
 
 def _verify_streamed(handle: IO[bytes], first: bytes, total: int, verifier: NoteVerifier,
                      progress: Progress | None) -> BundleReport:
     """Verify a bundle in the streamed layout; :class:`_NotStreamed` if it is not one."""
     try:
-        header = json.loads(first.rstrip(b"\n") + ENTRIES_CLOSING.encode())
+        header = json.loads(first.rstrip(b"\n") + ENTRIES_CLOSING.encode(), cls=StrictDecoder)
     except ValueError as error:
         raise _NotStreamed from error
     if not isinstance(header, dict) or header.get("entries") != []:
@@ -116,7 +125,7 @@ def _verify_streamed(handle: IO[bytes], first: bytes, total: int, verifier: Note
     return checker.finish()
 
 
-_LINE_DECODER = json.JSONDecoder()
+_LINE_DECODER = StrictDecoder()
 
 
 def _entry_from_line(body: bytes, handle: IO[bytes]) -> Any:

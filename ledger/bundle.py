@@ -106,6 +106,7 @@ class BundleVerifier:
         self._proofs: InclusionChecker | None = None
         self._keys = _EvidenceKeys()
         self._position = 0
+        self._last_index = -1  # of the last entry that verified
 
     def fail(self, index: int | None, error: VerificationError) -> None:
         self.report.failures.append((index, error))
@@ -130,12 +131,16 @@ class BundleVerifier:
         """Verify one bundle entry; a failure is recorded under its index."""
         position, self._position = self._position, self._position + 1
         try:
+            index = item.get("index") if isinstance(item, Mapping) else None
+            if _is_index(index) and index <= self._last_index:
+                raise BundleFormatError(f"entry {index} comes after entry {self._last_index}: "
+                                        f"entries must be in log order, each once")
             verified = verify_bundle_entry(item, self.report.checkpoint, self._proofs)
             self._keys.check(verified, item.get("evidence"), self.report)
         except VerificationError as error:
-            index = item.get("index") if isinstance(item, Mapping) else None
             self.fail(index if _is_index(index) else position, error)
             return
+        self._last_index = verified.index
         self.report.verified += 1
         if self.keep_entries:
             self.report.entries.append(verified)

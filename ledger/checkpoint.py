@@ -45,7 +45,7 @@ class Checkpoint:
             raise CheckpointFormatError(f"tree size {size_text!r} is not a canonical decimal")
         try:
             root = base64.b64decode(root_text, validate=True)
-        except binascii.Error as exc:
+        except (binascii.Error, ValueError) as exc:  # ValueError: text that is not ASCII
             raise CheckpointFormatError("root hash is not base64") from exc
         if len(root) != HASH_SIZE or base64.b64encode(root).decode() != root_text:
             raise CheckpointFormatError("root hash is not a canonical 32-byte hash")

@@ -103,21 +103,23 @@ class MonitorState:
             raise MonitorError(f"cannot read state file {path}: {error.strerror}") from error
         try:
             data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
             raise MonitorError(f"state file {path} is not JSON: {error}") from error
         if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
             raise MonitorError(f"state file {path} is not a {STATE_FORMAT} file")
         alarms = data.get("alarms", [])
         if not isinstance(data.get("checkpoint", ""), (str, type(None))) \
-                or not isinstance(alarms, list):
+                or not isinstance(alarms, list) \
+                or not all(isinstance(alarm, dict) for alarm in alarms):
             raise MonitorError(f"state file {path} is malformed")
         return cls(data.get("checkpoint"), data.get("checked_at"), data.get("url"), alarms)
 
     def save(self, path: Path) -> None:
         """Write the state atomically (a new file renamed over the old), mode 0600."""
+        # ASCII (escaped) JSON: an alarm's evidence may hold any character, lone surrogates too
         body = json.dumps({"format": STATE_FORMAT, "url": self.url, "checkpoint": self.checkpoint,
                            "checked_at": self.checked_at, "alarms": self.alarms},
-                          indent=2, ensure_ascii=False).encode() + b"\n"
+                          indent=2).encode() + b"\n"
         _write_atomically(Path(path), body)
 
 
@@ -307,7 +309,7 @@ def _get_json(fetch: Fetch, url: str) -> dict[str, Any]:
     body = fetch(url)
     try:
         answer = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise MonitorError(f"GET {url}: the answer is not JSON") from error
     if not isinstance(answer, dict):
         raise MonitorError(f"GET {url}: the answer is not a JSON object")

@@ -34,8 +34,12 @@ def verifier_key(name: str, public_key: bytes) -> str:
     return f"{name}+{key_hash(name, public_key).hex()}+{encoded}"
 
 
+def _is_key_name(name: str) -> bool:
+    return bool(name) and not any(ch.isspace() or ch == "+" for ch in name)
+
+
 def _check_key_name(name: str) -> None:
-    if not name or any(ch.isspace() or ch == "+" for ch in name):
+    if not _is_key_name(name):
         raise NoteFormatError(f"key name {name!r} must be non-empty, without spaces or '+'")
 
 
@@ -133,7 +137,10 @@ def _split_note(note_text: str) -> tuple[bytes, list[_SignatureLine]]:
     cut = note_text.rfind("\n\n")
     if cut < 0 or not note_text.endswith("\n"):
         raise NoteFormatError("note has no signature block")
-    body = note_text[:cut + 1].encode("utf-8")
+    try:
+        body = note_text[:cut + 1].encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate, say from a JSON "\\ud800"
+        raise NoteFormatError("note text is not UTF-8") from exc
     _check_body(body)
     raw_lines = note_text[cut + 2:-1].split("\n")
     if len(raw_lines) > _MAX_SIGNATURES:
@@ -145,11 +152,14 @@ def _parse_signature_line(line: str) -> _SignatureLine:
     if not line.startswith(_SIG_PREFIX):
         raise NoteFormatError("signature line must start with an em dash and a space")
     fields = line[len(_SIG_PREFIX):].split(" ")
-    if len(fields) != 2 or not fields[0]:
-        raise NoteFormatError("signature line must be '— name signature'")
+    # as golang.org/x/mod/sumdb/note: a malformed line by any key, known or
+    # not, makes the whole note malformed
+    if len(fields) != 2 or not _is_key_name(fields[0]) \
+            or any(ord(ch) < 0x20 for ch in fields[0]):
+        raise NoteFormatError("signature line must be '— name signature' with a valid key name")
     try:
         blob = base64.b64decode(fields[1], validate=True)
-    except binascii.Error as exc:
+    except ValueError as exc:  # binascii.Error, or text that is not ASCII
         raise NoteFormatError("signature is not base64") from exc
     if len(blob) < 5:
         raise NoteFormatError("signature is too short")

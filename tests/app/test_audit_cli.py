@@ -78,6 +78,22 @@ def test_bad_files_get_a_message_not_a_traceback(tmp_path, key, content, message
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("change, message", [
+    (lambda b: b["entries"].append(b["entries"][0]), "log order"),
+    (lambda b: b.update(checkpoint=b["checkpoint"] + "\u2014 witness AAAA\u00e9AAA\n"),
+     "FAIL bundle"),
+    (lambda b: b.update(checkpoint="\ud800" + b["checkpoint"]), "FAIL bundle"),
+    (lambda b: b["entries"][0].update(index=float("nan")), "not a JSON bundle"),
+])
+def test_tampered_receipts_fail_cleanly(receipt_file, key, change, message):
+    bundle = json.loads(receipt_file.read_text())
+    change(bundle)
+    receipt_file.write_text(json.dumps(bundle))
+    result = verify(receipt_file, key)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.exception
+    assert message in result.output
+
+
 def test_missing_file_and_malformed_key(tmp_path, key):
     missing = verify(tmp_path / "nope.json", key)
     assert missing.exit_code == 1 and "cannot read" in missing.output

@@ -521,3 +521,63 @@ def test_random_damage_never_raises(log, key, tmp_path):
         assert result.lines and (result.ok or not result.ok)
     nested = verify_text(tmp_path, deep, key)
     assert not nested.ok and nested.lines[0].startswith("error: ")
+
+
+# -- entries in log order, each once ---------------------------------------
+
+
+def _reordered(order):
+    def mutate(bundle: dict) -> None:
+        bundle["entries"] = [bundle["entries"][position] for position in order(
+            list(range(len(bundle["entries"]))))]
+    return mutate
+
+
+@pytest.mark.parametrize("reorder, where", [
+    (lambda p: p[:6] + [5] + p[6:], 5),                   # an entry repeated right after itself
+    (lambda p: p + [0], 0),                                # the first entry again at the end
+    (lambda p: p[:10] + [p[11], p[10]] + p[12:], 10),     # two neighbours swapped
+    (lambda p: p[::-1], 30),                               # the whole list reversed
+], ids=["repeated", "first-again-at-the-end", "neighbours-swapped", "reversed"])
+def test_entries_repeated_or_out_of_log_order_fail(log, key, tmp_path, reorder, where):
+    """A bundle holds its entries in log order, each once: a copy or a
+    reordering is tampering even though every proof on its own verifies."""
+    bundle = log.bundle()
+    _reordered(reorder)(bundle)
+    found = failures(bundle, log)
+    assert any(place == where and "log order" in message for place, message in found), found
+    result = verify_text(tmp_path, streamed(bundle), key)
+    assert not result.ok and any(f"FAIL entry {where}: malformed: " in line
+                                 for line in result.lines), result.lines
+
+
+# -- strict JSON -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("change", [
+    lambda t: t.replace('"checkpoint":', '"checkpoint":"forged","checkpoint":', 1),
+    lambda t: t.replace('{"index":0,', '{"index":7,"index":0,', 1),
+    lambda t: t.replace('"entries":[', '"entries":[],"entries":[', 1),
+    lambda t: t.replace('"subject":{', '"subject":{"n":NaN,', 1),
+    lambda t: t.replace('"subject":{', '"subject":{"n":-Infinity,', 1),
+], ids=["checkpoint-twice", "index-twice", "entries-twice", "nan", "infinity"])
+@pytest.mark.parametrize("layout", ["streamed", "pretty"])
+def test_duplicate_member_names_and_nan_are_not_json(log, key, tmp_path, change, layout):
+    """Two JSON parsers may read a repeated name differently (first or last
+    wins), and NaN is not JSON (RFC 8259): the verifier must not say OK to a
+    file that another tool would read as something else."""
+    text = change(streamed(log.bundle()))
+    if layout == "pretty":
+        text = text.replace(",", ", ").replace("\n", "\n  ")
+    result = verify_text(tmp_path, text, key)
+    assert not result.ok
+    assert len(result.lines) == 1 and result.lines[0].startswith("error: "), result.lines
+
+
+def test_a_checkpoint_note_with_non_ascii_or_surrogates_is_a_failure_not_a_traceback(
+        log, key, tmp_path):
+    bundle = log.bundle()
+    for note in (bundle["checkpoint"].replace("\n\n", "\n\n\u2014 other AAAA\u00e9AAA\n"),
+                 "\ud800" + bundle["checkpoint"]):
+        result = verify_text(tmp_path, json.dumps(dict(bundle, checkpoint=note)), key)
+        assert not result.ok and result.lines[0].startswith("FAIL bundle: "), result.lines

@@ -106,6 +106,7 @@ assert base64.b64decode(NON_CANONICAL_ROOT) == ROOT
         pytest.param(_body(root=base64.b64encode(ROOT + b"\x00")), id="root-33-bytes"),
         pytest.param(_body(root=ROOT.hex().encode()), id="root-hex"),
         pytest.param(_body(root=NON_CANONICAL_ROOT), id="root-non-canonical-base64"),
+        pytest.param(_body(root=ROOT_B64[:-2] + "\u00e9".encode()), id="root-non-ascii"),
         pytest.param(_body(tail=b"\n"), id="empty-extension-line"),
         pytest.param(_body(tail=b"ext\n\nmore\n"), id="empty-line-between-extensions"),
         pytest.param(_body(tail=b"ext"), id="extension-without-newline"),

@@ -211,6 +211,9 @@ def test_network_trouble_is_no_alarm_and_changes_nothing(server, verifier, state
     (b"not json", "not JSON"),
     (b'{"format": "other"}', "not a tradezone.monitor-state.v1"),
     (b'{"format": "tradezone.monitor-state.v1", "checkpoint": 5}', "malformed"),
+    (b'{"format": "tradezone.monitor-state.v1", "alarms": [1]}', "malformed"),
+    (b'{"format": "tradezone.monitor-state.v1", "alarms": ["rollback"]}', "malformed"),
+    (b"[" * 100_000 + b"]" * 100_000, "not JSON"),
 ])
 def test_a_bad_state_file_is_refused(server, verifier, state, content, message):
     state.write_bytes(content)
@@ -226,7 +229,8 @@ def test_a_state_of_another_log_is_refused(server, verifier, state):
         run(server, verifier, state)
 
 
-@pytest.mark.parametrize("answer", [b"<html>", b"[]", b'{"size": 1}'])
+@pytest.mark.parametrize("answer", [b"<html>", b"[]", b'{"size": 1}',
+                                    b"[" * 100_000 + b"]" * 100_000])
 def test_odd_answers_are_monitor_errors(verifier, state, answer):
     with pytest.raises(MonitorError):
         monitor.run_once(URL, verifier, state, lambda url: answer)
@@ -260,3 +264,26 @@ def test_urllib_fetch_turns_failures_into_monitor_errors():
 def test_misbehaviour_is_a_verification_error():
     assert issubclass(LogMisbehaviour, ledger.VerificationError)
     assert issubclass(MonitorError, ledger.LedgerError)
+
+
+@pytest.mark.parametrize("damage", [
+    lambda note: note.replace("\n\n", "\n\n\u2014 witness AAAA\u00e9AAA\n"),
+    lambda note: note[:-2] + "\u00e9\n",
+    lambda note: "\ud800" + note,
+], ids=["non-ascii-other-signature", "non-ascii-own-signature", "lone-surrogate"])
+def test_a_note_that_is_not_base64_or_utf8_is_a_bad_signature_alarm(server, verifier, state,
+                                                                   damage):
+    """Notes arrive in JSON, where any character can be: a damaged one is an
+    alarm with the evidence, not a traceback, and the saved state is kept."""
+    run(server, verifier, state)
+    server.grow(2)
+    true_fetch = server.fetch
+
+    def fetch(url):
+        answer = json.loads(true_fetch(url))
+        if url.endswith("/checkpoint"):
+            answer["checkpoint"] = damage(answer["checkpoint"])
+        return json.dumps(answer).encode()
+
+    server.fetch = fetch
+    _alarm(server, verifier, state, "bad_signature")

@@ -331,3 +331,37 @@ def test_verify_rejects_bad_signature_lines(text):
     verifier = ledger.NoteVerifier.from_verifier_key(PETER_VKEY)
     with pytest.raises(ledger.VerificationError):
         verifier.verify(text)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        pytest.param("\u2014 Enoch+Root AAAAAAAA\n", id="plus-in-name"),
+        pytest.param("\u2014 Enoch\x01Root AAAAAAAA\n", id="control-character-in-name"),
+        pytest.param("\u2014 Enoch\u00a0Root AAAAAAAA\n", id="unicode-space-in-name"),
+    ],
+)
+def test_a_malformed_line_by_an_unknown_key_makes_the_note_malformed(line):
+    """golang.org/x/mod/sumdb/note.Open checks every signature line's name
+    (isValidName) and the whole message for control characters before it
+    looks the key up: such a note is malformed, whoever signed the rest."""
+    verifier = ledger.NoteVerifier.from_verifier_key(PETER_VKEY)
+    with pytest.raises(ledger.NoteFormatError):
+        verifier.verify(GO_TEXT + "\n" + line + PETER_SIG)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param(GO_TEXT + "\n\u2014 EnochRoot AAAA\u00e9AAA\n" + PETER_SIG,
+                     id="non-ascii-signature"),
+        pytest.param(GO_TEXT + "\n" + PETER_SIG[:-1] + "\u00e9\n", id="non-ascii-our-signature"),
+        pytest.param("\ud800" + GO_NOTE, id="lone-surrogate-in-text"),
+    ],
+)
+def test_text_that_is_not_base64_or_not_utf8_is_a_format_error_not_a_crash(text):
+    """Notes come from JSON (bundles, the monitor's answers), where any
+    character, a lone surrogate included, can appear."""
+    verifier = ledger.NoteVerifier.from_verifier_key(PETER_VKEY)
+    with pytest.raises(ledger.NoteFormatError):
+        verifier.verify(text)
