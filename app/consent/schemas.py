@@ -4,20 +4,31 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from app.documents.models import DOCUMENT_ID_PATTERN
 from app.documents.types import DATA_CATEGORIES, DOCUMENT_TYPES
+from app.documents.types.fields import OrgId, Pattern, storable_text, utc_representable
 from app.notary.schemas_receipt import ReceiptSchema
 
+from .models import CONSENT_ID_PATTERN
 from .services import ACTIONS
+
+
+def ConsentId(**kwargs) -> Pattern:  # noqa: N802
+    """A consent id: ``cns_`` and 16 lower-case base32 characters."""
+    return Pattern(CONSENT_ID_PATTERN, "Not a consent id (cns_ and 16 lower-case base32 "
+                   "characters).", **kwargs)
 
 
 class GrantSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    recipient_org_id = fields.String(required=True, validate=validate.Length(max=32))
-    purpose = fields.String(required=True, validate=validate.Length(min=3, max=2000), metadata={
+    recipient_org_id = OrgId(required=True)
+    purpose = fields.String(required=True, validate=[validate.Length(min=3, max=2000),
+                                                     storable_text], metadata={
         "description": "why the recipient may read (PIPL art. 17, GDPR art. 7); kept off the ledger"})
-    document_ids = fields.List(fields.String(validate=validate.Length(max=32)),
+    document_ids = fields.List(Pattern(DOCUMENT_ID_PATTERN, "Not a document id (doc_ and 16 "
+                                       "lower-case base32 characters)."),
                                load_default=list, validate=validate.Length(max=500))
     document_types = fields.List(fields.String(validate=validate.OneOf(sorted(DOCUMENT_TYPES))),
                                  load_default=list)
@@ -28,8 +39,8 @@ class GrantSchema(Schema):
                                   load_default=lambda: list(ACTIONS))
     destination = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{2}$"), metadata={
         "description": "ISO 3166-1 alpha-2 jurisdiction the data goes to", "example": "DE"})
-    valid_from = fields.AwareDateTime(format="iso")
-    expires_at = fields.AwareDateTime(format="iso", required=True)
+    valid_from = fields.AwareDateTime(format="iso", validate=utc_representable)
+    expires_at = fields.AwareDateTime(format="iso", required=True, validate=utc_representable)
     subject_consent_ref = fields.String(validate=validate.Length(min=4, max=128), metadata={
         "description": "reference of the data subject's separate consent (personal information)"})
     export_assessment_ref = fields.String(validate=validate.Length(min=4, max=64), metadata={
@@ -67,7 +78,7 @@ class ConsentQuerySchema(Schema):
     direction = fields.String(validate=validate.OneOf(["granted", "received"]))
     status = fields.String(validate=validate.OneOf(["active", "revoked"]))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    after = fields.String(validate=validate.Length(max=32))
+    after = ConsentId()
 
 
 class ConsentPageSchema(Schema):

@@ -9,6 +9,7 @@ purpose stays off the ledger.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +26,7 @@ from app.identity.tokens import new_identifier
 from app.notary.service import Notarized, Notary, PendingEntry, make_entry
 from ledger import utc_timestamp
 
-from .models import Consent, ConsentStatus
+from .models import CONSENT_ID_PATTERN, Consent, ConsentStatus
 from .policy import ExportPolicy, ExportRefused, PolicyError
 
 ACTIONS = ("read",)
@@ -97,6 +98,8 @@ def revoke(session: Session, notary: Notary, principal: Principal, consent_id: s
 def visible_consent(session: Session, principal: Principal, consent_id: str,
                     for_update: bool = False) -> Consent:
     """A consent its owner, its recipient or a regulator may see; 404 for others."""
+    if re.fullmatch(CONSENT_ID_PATTERN, consent_id) is None:  # e.g. a NUL, which no query takes
+        raise NotFound(f"consent {consent_id} not found")
     query = select(Consent).where(Consent.id == consent_id)
     consent = session.scalar(query.with_for_update() if for_update else query)
     if consent is None or not (principal.role == Role.REGULATOR or principal.org_id in (

@@ -8,6 +8,8 @@ and cannot even learn that a document exists otherwise (404).
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,7 +17,7 @@ from app.errors import NotFound
 from app.identity.auth import Principal
 from app.identity.models import Role
 
-from .models import BILL_OF_LADING, Document, EblTransfer, TransferStatus
+from .models import BILL_OF_LADING, DOCUMENT_ID_PATTERN, Document, EblTransfer, TransferStatus
 
 
 def has_full_access(session: Session, principal: Principal, document: Document) -> bool:
@@ -33,6 +35,8 @@ def has_full_access(session: Session, principal: Principal, document: Document) 
 
 def load_document(session: Session, document_id: str, *, for_update: bool = False) -> Document:
     """The document, or 404 (callers decide what the principal may see)."""
+    if re.fullmatch(DOCUMENT_ID_PATTERN, document_id) is None:  # e.g. a NUL, which no query takes
+        raise NotFound(f"document {document_id} not found")
     query = select(Document).where(Document.id == document_id)
     if for_update:
         query = query.with_for_update()

@@ -8,6 +8,7 @@ step is a ledger entry.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from sqlalchemy import select
@@ -15,12 +16,12 @@ from sqlalchemy.orm import Session
 
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from app.identity.auth import Principal
-from app.identity.models import Organization
+from app.identity.models import Organization, Role
 from app.identity.tokens import new_identifier
 from app.notary.service import Notarized, Notary, PendingEntry, make_entry
 
 from .access import has_full_access, load_document, not_found
-from .models import Document, DocumentStatus, EblTransfer, TransferStatus
+from .models import TRANSFER_ID_PATTERN, Document, DocumentStatus, EblTransfer, TransferStatus
 from .services import BILL_OF_LADING, FINAL_STATES, document_refs
 
 
@@ -30,9 +31,12 @@ def offer_transfer(session: Session, notary: Notary, principal: Principal, docum
     document = _ebl_for_holder(session, principal, document_id)
     if _pending(session, document) is not None:
         raise Conflict("a transfer of this eBL is already pending")
-    if to_org_id == document.holder_org_id or session.get(Organization, to_org_id) is None:
+    transferee = session.get(Organization, to_org_id)
+    # Only a firm can accept, transfer or surrender it: an offer to anyone else
+    # could never be decided, and a pending offer blocks the eBL.
+    if to_org_id == document.holder_org_id or transferee is None or transferee.role != Role.FIRM:
         raise ValidationFailed("invalid transferee", errors={"json": {"to_org_id": [
-            "must be another existing organisation"]}})
+            "must be another existing firm"]}})
     transfer = EblTransfer(id=new_identifier("xfr_"), document_id=document.id,
                            from_org_id=principal.org_id, to_org_id=to_org_id,
                            status=TransferStatus.PENDING, offer_entry_idx=-1, created_at=now)
@@ -49,7 +53,9 @@ def decide_transfer(session: Session, notary: Notary, principal: Principal, docu
     document = load_document(session, document_id, for_update=True)
     if not has_full_access(session, principal, document):
         raise not_found(document_id)
-    transfer = session.get(EblTransfer, transfer_id)
+    # Not a transfer id (e.g. with a NUL, which no query takes): no such transfer.
+    transfer = (session.get(EblTransfer, transfer_id)
+                if re.fullmatch(TRANSFER_ID_PATTERN, transfer_id) else None)
     if transfer is None or transfer.document_id != document.id:
         raise NotFound(f"transfer {transfer_id} not found")
     if transfer.to_org_id != principal.org_id:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -69,7 +69,10 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created, last_id = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(created), str(last_id)
-    except (ValueError, TypeError) as error:
+        created = datetime.fromisoformat(created)
+        if created.tzinfo is None:  # we only ever write aware times
+            raise ValueError("cursor time has no offset")
+        return created.astimezone(timezone.utc), str(last_id)
+    except (ValueError, TypeError, OverflowError) as error:
         raise ValidationFailed("malformed cursor",
                                errors={"query": {"cursor": ["malformed"]}}) from error

@@ -61,7 +61,9 @@ def log_consent_read(session: Session, notary: Notary, principal: Principal, pla
     disclosure and its evidence. The consent is checked again here: a
     revocation committed since the plan was made wins."""
     document, version, consent = plan.document, plan.version, plan.consent
-    refusal = session.get(Consent, consent.id).refusal(now)  # as this transaction sees it
+    # Locked for share: a revocation in flight (it locks the consent for update)
+    # commits first and is seen here, so no access is logged after it.
+    refusal = session.get(Consent, consent.id, with_for_update={"read": True}).refusal(now)
     if refusal is not None:
         raise PermissionDenied(refusal)
     notarized = notary.record(session, [PendingEntry(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from app.consent.schemas import ConsentId
 from app.notary.schemas_receipt import ReceiptSchema
 
 from .models import DocumentStatus
+from .types.fields import OrgId, utc_representable
 from .types import DOCUMENT_TYPES
 
 
@@ -28,7 +30,7 @@ class AmendSchema(StrictSchema):
 
 
 class TransferOfferSchema(StrictSchema):
-    to_org_id = fields.String(required=True, validate=validate.Length(max=32))
+    to_org_id = OrgId(required=True)
 
 
 class SignatureSubmitSchema(StrictSchema):
@@ -37,24 +39,28 @@ class SignatureSubmitSchema(StrictSchema):
                        '{"document": id, "version": n, "digest": "sha256:..."}'})
 
 
+# Ledger indexes are 64-bit signed integers (BIGINT).
+MAX_LEDGER_INDEX = 2**63 - 1
+
+
 class DocumentQuerySchema(StrictSchema):
     type = fields.String(validate=validate.OneOf(sorted(DOCUMENT_TYPES)))
     status = fields.String(validate=validate.OneOf([s.value for s in DocumentStatus]))
-    counterparty = fields.String(validate=validate.Length(max=32))
-    created_from = fields.AwareDateTime(format="iso")
-    created_to = fields.AwareDateTime(format="iso")
+    counterparty = OrgId()
+    created_from = fields.AwareDateTime(format="iso", validate=utc_representable)
+    created_to = fields.AwareDateTime(format="iso", validate=utc_representable)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     cursor = fields.String(validate=validate.Length(max=200))
 
 
 class ReadQuerySchema(StrictSchema):
-    consent = fields.String(validate=validate.Length(max=32), metadata={
+    consent = ConsentId(metadata={
         "description": "read under this consent (otherwise the newest live one that covers it)"})
 
 
 class PageQuerySchema(StrictSchema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    after = fields.Integer(validate=validate.Range(min=-1))
+    after = fields.Integer(validate=validate.Range(min=-1, max=MAX_LEDGER_INDEX))
 
 
 class DocumentSummarySchema(Schema):

@@ -122,6 +122,7 @@ def amend(session: Session, notary: Notary, principal: Principal, document_id: s
     if document.doc_type == BILL_OF_LADING and document.holder_org_id != _shipper(draft.content):
         raise Conflict("an eBL amendment may not change who holds it; transfer it instead")
     parties = _existing_orgs(session, draft.named_orgs)
+    _apply_type_rules(session, principal, document, draft.content)
     known = set(session.scalars(select(DocumentParty.org_id)
                                 .where(DocumentParty.document_id == document.id)))
     session.add_all(DocumentParty(document_id=document.id, org_id=org_id)
@@ -199,13 +200,20 @@ def _apply_type_rules(session: Session, principal: Principal, document: Document
         if carrier_org not in (None, principal.org_id):
             raise ValidationFailed("an eBL is issued by its carrier", errors={"json": {
                 "content": {"carrier": {"org_id": ["must be the issuing organisation"]}}}})
-        document.holder_org_id = _shipper(content)
+        shipper = session.get(Organization, _shipper(content))
+        if shipper is None or shipper.role != Role.FIRM:  # the holder must be able to act
+            raise ValidationFailed("an eBL is held by a firm", errors={"json": {
+                "content": {"shipper": {"org_id": ["must name a firm"]}}}})
+        document.holder_org_id = shipper.id
     if document.doc_type == CUSTOMS_DECLARATION:
         customs = content["customs_authority_org_id"]
         org = session.get(Organization, customs)
         if org is None or org.role != Role.CUSTOMS:
             raise ValidationFailed("not a customs authority", errors={"json": {"content": {
                 "customs_authority_org_id": ["must name a customs organisation"]}}})
+        if document.addressed_to_org_id not in (None, customs):  # amending
+            raise Conflict("an amendment may not re-address a customs declaration; cancel it "
+                           "and issue a new one")
         document.addressed_to_org_id = customs
 
 

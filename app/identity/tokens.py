@@ -32,6 +32,15 @@ def new_identifier(prefix: str, length: int = 16) -> str:
     return f"{prefix}{raw[:length]}"
 
 
+def identifier_pattern(prefix: str, length: int = 16) -> str:
+    """The anchored regular expression every ``new_identifier(prefix, length)`` matches.
+
+    Ids from a request are checked against it before any look-up: one that does
+    not match names nothing, and some (a NUL) would make PostgreSQL fail the query.
+    """
+    return rf"^{re.escape(prefix)}[a-z2-7]{{{length}}}$"
+
+
 def new_token() -> TokenText:
     return TokenText(new_identifier("", 16), secrets.token_urlsafe(32))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.documents.access import has_full_access, load_document, not_found
-from app.documents.models import DocumentVersion
+from app.documents.models import Document, DocumentVersion
 from app.documents.services import document_refs
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.identity.auth import Principal
@@ -27,7 +28,7 @@ from app.notary.service import Notarized, Notary, PendingEntry, make_entry
 from ledger.jws import JwsError, parse_compact, verify_jws
 from ledger.publickeys import KeyFormatError, load_public_key
 
-from .models import DocumentSignature, SigningKey
+from .models import KEY_ID_PATTERN, DocumentSignature, SigningKey
 
 
 def _invalid(field: str, message: str) -> ValidationFailed:
@@ -52,7 +53,7 @@ def register_key(session: Session, notary: Notary, principal: Principal, alg: st
 
 def revoke_key(session: Session, notary: Notary, principal: Principal, key_id: str,
                now: datetime) -> tuple[SigningKey, list[Notarized]]:
-    row = session.get(SigningKey, key_id)
+    row = _registered_key(session, key_id)
     if row is None or row.org_id != principal.org_id:
         raise NotFound(f"key {key_id} not found")
     if row.revoked_at is not None:
@@ -74,14 +75,14 @@ def sign_document(session: Session, notary: Notary, principal: Principal, docume
         unverified = parse_compact(jws)
     except JwsError as error:
         raise _invalid("jws", f"{error.reason}: {error}") from error
-    key = session.get(SigningKey, unverified.kid) if unverified.kid else None
+    key = _registered_key(session, unverified.kid) if unverified.kid else None
     if key is None or key.org_id != principal.org_id or key.revoked_at is not None:
         raise _invalid("jws", "kid must name an unrevoked key registered by your organisation")
     try:
         payload = verify_jws(unverified, load_public_key(key.alg, key.public_jwk))
     except JwsError as error:
         raise _invalid("jws", f"{error.reason}: {error}") from error
-    version = _signed_version(session, document_id, payload)
+    version = _signed_version(session, document, payload)
     signature = DocumentSignature(entry_idx=-1, document_id=document_id, version=version.version,
                                   key_id=key.id, jws=jws, signed_at=now)
     notarized = notary.record(session, [PendingEntry(make_entry(
@@ -105,14 +106,25 @@ def signatures(session: Session, document_id: str) -> list[tuple[DocumentSignatu
     return [(row.DocumentSignature, row.SigningKey) for row in rows]
 
 
-def _signed_version(session: Session, document_id: str, payload: bytes) -> DocumentVersion:
+def _registered_key(session: Session, key_id: str) -> SigningKey | None:
+    """The key with this id, or None; an id that is not a key id (e.g. with a
+    NUL, which no query takes) names no key."""
+    if re.fullmatch(KEY_ID_PATTERN, key_id) is None:
+        return None
+    return session.get(SigningKey, key_id)
+
+
+def _signed_version(session: Session, document: Document, payload: bytes) -> DocumentVersion:
     try:
         claims = json.loads(payload)
         named = (claims["document"], claims["version"], claims["digest"])
     except (ValueError, TypeError, KeyError) as error:
         raise _invalid("jws", 'payload must be {"document", "version", "digest"}') from error
-    version = session.get(DocumentVersion, (document_id, named[1])) \
-        if isinstance(named[1], int) and not isinstance(named[1], bool) else None
-    if named[0] != document_id or version is None or version.digest != named[2]:
+    # Only versions 1..current exist: checked before the look-up, since a number
+    # beyond the column's range is a database error, not a missing row.
+    version = session.get(DocumentVersion, (document.id, named[1])) \
+        if isinstance(named[1], int) and not isinstance(named[1], bool) \
+        and 1 <= named[1] <= document.version else None
+    if named[0] != document.id or version is None or version.digest != named[2]:
         raise _invalid("jws", "payload does not name this document's version and digest")
     return version

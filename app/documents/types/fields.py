@@ -9,16 +9,18 @@ numbers where a decimal string is meant.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from collections.abc import Callable
 from typing import Any
 
 import pycountry
 from marshmallow import ValidationError, fields, validate
 
+from app.identity.tokens import identifier_pattern
+
 DECIMAL_PATTERN = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$"
 TEXT_PATTERN = r"^\S(?:.*\S)?$"  # the DCSA pattern: no blank text, no edge whitespace
-ORG_ID_PATTERN = r"^org_[a-z2-7]{16}$"  # app.identity.tokens.new_identifier("org_")
+ORG_ID_PATTERN = identifier_pattern("org_")
 
 
 def _with(validators: Any, *first: Any) -> list:
@@ -63,9 +65,31 @@ class Text(Pattern):
     """Non-blank free text of at most ``max_length`` characters, edges trimmed."""
 
     def __init__(self, max_length: int = 512, *, multiline: bool = False, **kwargs: Any) -> None:
-        kwargs["validate"] = _with(kwargs.get("validate"), validate.Length(1, max_length))
+        kwargs["validate"] = _with(kwargs.get("validate"), validate.Length(1, max_length),
+                                   storable_text)
         super().__init__(TEXT_PATTERN, "Must not be blank or start or end with whitespace.",
                          flags=re.DOTALL if multiline else 0, **kwargs)
+
+
+def storable_text(value: str) -> None:
+    """Raise on text no database column or digest takes: an unpaired surrogate
+    (JSON's ``"\\ud800"``: neither UTF-8 nor RFC 8785 can write it) or a NUL
+    (PostgreSQL refuses it)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValidationError("Must not contain unpaired surrogates.") from error
+    if "\x00" in value:
+        raise ValidationError("Must not contain NUL characters.")
+
+
+def utc_representable(value: datetime) -> None:
+    """Raise on an aware time that is no time in UTC (0001-01-01T00:00:00+05:00):
+    every stored time is UTC, so converting it would fail deep in the database layer."""
+    try:
+        value.astimezone(timezone.utc)
+    except OverflowError as error:
+        raise ValidationError("Out of range once converted to UTC.") from error
 
 
 class DecimalString(fields.String):

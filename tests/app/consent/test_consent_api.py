@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
 
+from app.consent import services
+from app.documents import reads
+from app.errors import PermissionDenied
+from app.identity.auth import Principal
 from ledger.disclosure import DisclosureError, verify_disclosure
 
 
@@ -138,6 +144,13 @@ def test_only_owner_revokes_and_revoking_twice_is_409(client, cast, clock, invoi
     ({"expires_at": "2030-01-01T00:00:00"}, "expires_at"),
     ({"document_ids": ["doc_notmine"]}, "document_ids"),
     ({"allowed_actions": ["delete"]}, "allowed_actions"),
+    # what a database cannot store or compare is refused, not a 500
+    ({"purpose": "verify\x00the order"}, "purpose"),
+    ({"purpose": "verify \ud800 the order"}, "purpose"),
+    ({"recipient_org_id": "org_\x00"}, "recipient_org_id"),
+    ({"document_ids": ["doc_\x00"]}, "document_ids"),
+    ({"expires_at": "9999-12-31T23:59:59-05:00"}, "expires_at"),  # after year 9999 in UTC
+    ({"valid_from": "0001-01-01T00:00:00+05:00"}, "valid_from"),  # before year 1 in UTC
 ])
 def test_bad_terms_are_422_naming_the_field(client, cast, clock, snapshot, overrides, field):
     before = snapshot()
@@ -205,9 +218,6 @@ def test_a_revocation_between_deciding_and_logging_a_read_wins(client, cast, clo
                                                                platform, snapshot):
     # A read is decided in a read transaction and logged in a short write; a
     # revocation that commits in between must still refuse the read.
-    from app.documents import reads
-    from app.errors import PermissionDenied
-    from app.identity.auth import Principal
 
     consent = grant(client, cast.exporter, cast.importer, clock).get_json()
     reader = Principal(cast.importer.org_id, cast.importer.role)
@@ -221,3 +231,53 @@ def test_a_revocation_between_deciding_and_logging_a_read_wins(client, cast, clo
         with platform.db.write() as session:
             reads.log_consent_read(session, platform.notary, reader, plan, clock.now)
     assert snapshot() == before
+
+
+def test_malformed_consent_ids_are_refused_not_500(client, cast, clock, invoice, snapshot):
+    grant(client, cast.exporter, cast.importer, clock)
+    before = snapshot()
+    read = client.get(f"/api/v1/documents/{invoice['id']}?consent=cns_%00",
+                      headers=cast.importer.headers)
+    assert read.status_code == 422 and "consent" in read.get_json()["errors"]["query"]
+    page = client.get("/api/v1/consents?after=cns_%00", headers=cast.importer.headers)
+    assert page.status_code == 422 and "after" in page.get_json()["errors"]["query"]
+    assert client.get("/api/v1/consents/cns_%00", headers=cast.importer.headers).status_code == 404
+    assert client.post("/api/v1/consents/cns_%00/revoke",
+                       headers=cast.exporter.headers).status_code == 404
+    assert snapshot() == before
+
+
+def test_a_revocation_committing_while_a_read_is_logged_wins(client, cast, clock, invoice,
+                                                             platform, snapshot):
+    # The read's consent check and the revocation overlap: the revocation has
+    # changed the consent and appended its entry, but not committed yet. The
+    # read must wait for it and be refused, not log an access after the
+    # revocation on the ledger.
+
+    consent = grant(client, cast.exporter, cast.importer, clock).get_json()
+    reader = Principal(cast.importer.org_id, cast.importer.role)
+    owner = Principal(cast.exporter.org_id, cast.exporter.role)
+    with platform.db.read() as session:
+        plan = reads.plan_read(session, reader, invoice["id"], None, clock.now)
+    outcome = {}
+
+    def read():
+        try:
+            with platform.db.write() as session:
+                outcome["read"] = reads.log_consent_read(session, platform.notary, reader, plan,
+                                                         clock.now)
+        except PermissionDenied as refusal:
+            outcome["refused"] = refusal
+
+    reader_thread = threading.Thread(target=read)
+    with platform.db.write() as session:
+        services.revoke(session, platform.notary, owner, consent["id"], clock.now)
+        session.flush()
+        before = snapshot()
+        reader_thread.start()
+        time.sleep(0.5)  # the read gets as far as it can before the revocation commits
+    reader_thread.join(timeout=30)
+    assert not reader_thread.is_alive()
+    assert "refused" in outcome and "revoked" in outcome["refused"].message
+    after = snapshot()
+    assert after["document_accesses"] == before["document_accesses"]

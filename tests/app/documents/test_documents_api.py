@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 
 from app.documents.types import DOCUMENT_TYPES
+from app.identity.models import Role
 from ledger.disclosure import document_digest
 from tests.app.conftest import example, owner_of
 
@@ -152,4 +156,89 @@ def test_declaration_must_name_a_customs_organisation(client, cast, snapshot):
                            json={"type": "customs_declaration", "content": content})
     assert response.status_code == 422
     assert "customs_authority_org_id" in str(response.get_json()["errors"])
+    assert snapshot() == before
+
+
+def _cursor(created_at: str, last_id: str = "doc_x") -> str:
+    raw = json.dumps([created_at, last_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("query", [
+    f"cursor={_cursor('2026-11-23T09:00:00')}",  # a time without an offset
+    f"cursor={_cursor('0001-01-01T00:00:00+05:00')}",  # before year 1 in UTC
+    f"cursor={_cursor('9999-12-31T23:59:59-05:00')}",  # after year 9999 in UTC
+    "created_from=0001-01-01T00:00:00%2B05:00",
+    "created_to=9999-12-31T23:59:59-05:00",
+])
+def test_tampered_cursor_or_unrepresentable_time_is_422(client, cast, submit, query):
+    submit("commercial_invoice")
+    response = client.get(f"/api/v1/documents?{query}", headers=cast.exporter.headers)
+    assert response.status_code == 422
+    assert query.split("=")[0] in response.get_json()["errors"]["query"]
+
+
+def test_access_page_after_beyond_any_ledger_index_is_422(client, cast, submit):
+    body = submit("commercial_invoice")
+    response = client.get(f"/api/v1/documents/{body['id']}/accesses?after={10**20}",
+                          headers=cast.exporter.headers)
+    assert response.status_code == 422
+    assert "after" in response.get_json()["errors"]["query"]
+
+
+def test_amendment_keeps_the_issue_rules(client, cast, submit, snapshot, make_org):
+    """An amendment is validated like an issue: a declaration stays addressed to a
+    customs authority (the same one), an eBL names its issuing carrier."""
+    declaration = submit("customs_declaration")
+    ebl = submit("bill_of_lading")
+    other_customs = make_org(Role.CUSTOMS, "Other Customs")
+    before = snapshot()
+    for doc, org, path, value, status in (
+            (declaration, cast.exporter, ("customs_authority_org_id",), cast.importer.org_id, 422),
+            (declaration, cast.exporter, ("customs_authority_org_id",),
+             "org_aaaaaaaaaaaaaaaa", 422),
+            (declaration, cast.exporter, ("customs_authority_org_id",), other_customs.org_id, 409),
+            (ebl, cast.carrier, ("carrier", "org_id"), cast.bank.org_id, 422)):
+        content = example(doc["type"], cast)
+        target = content
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+        response = client.post(f"/api/v1/documents/{doc['id']}/versions", headers=org.headers,
+                               json={"content": content})
+        assert response.status_code == status, (path, value, response.get_json())
+    assert snapshot() == before
+    read = client.get(f"/api/v1/documents/{declaration['id']}", headers=cast.customs.headers)
+    assert read.status_code == 200 and read.get_json()["version"] == 1
+
+
+def test_a_document_id_no_database_can_hold_is_404_not_500(client, cast, submit, snapshot):
+    submit("commercial_invoice")
+    before = snapshot()
+    for path in ("", "/versions", "/signatures", "/transfers", "/accesses"):
+        response = client.get(f"/api/v1/documents/doc_%00{path}", headers=cast.exporter.headers)
+        assert response.status_code == 404, path
+    assert snapshot() == before
+
+
+def test_counterparty_filter_that_is_not_an_org_id_is_422(client, cast, submit):
+    submit("commercial_invoice")
+    response = client.get("/api/v1/documents?counterparty=org_%00",
+                          headers=cast.exporter.headers)
+    assert response.status_code == 422
+    assert "counterparty" in response.get_json()["errors"]["query"]
+
+
+def test_text_with_an_unpaired_surrogate_is_422_naming_the_field(client, cast, submit, snapshot):
+    # JSON can write "\ud800"; it is not Unicode text, so nothing can digest it.
+    issued = submit("commercial_invoice")
+    content = example("commercial_invoice", cast)
+    content["invoice_number"] = "INV-\ud800"
+    before = snapshot()
+    for path, body in (("", {"type": "commercial_invoice", "content": content}),
+                       (f"/{issued['id']}/versions", {"content": content})):
+        response = client.post(f"/api/v1/documents{path}", headers=cast.exporter.headers,
+                               json=body)
+        assert response.status_code == 422, path
+        assert "invoice_number" in response.get_json()["errors"]["json"]["content"]
     assert snapshot() == before

@@ -115,3 +115,44 @@ def test_transferred_ebl_cannot_be_cancelled(client, cast, ebl):
 def test_transfer_of_a_non_ebl_is_409(client, cast, submit):
     invoice = submit("commercial_invoice")
     assert transfer(client, invoice["id"], cast.exporter, cast.bank).status_code == 409
+
+
+def test_transfer_to_an_organisation_that_cannot_hold_it_is_422(client, cast, ebl, snapshot):
+    """Only a firm can accept, transfer or surrender an eBL: an offer to anyone else
+    could never be decided and would block the eBL for good."""
+    before = snapshot()
+    for target in (cast.regulator, cast.customs, cast.admin):
+        response = transfer(client, ebl["id"], cast.exporter, target)
+        assert response.status_code == 422, target.role
+        assert "to_org_id" in response.get_json()["errors"]["json"]
+    assert snapshot() == before
+    assert transfer(client, ebl["id"], cast.exporter, cast.bank).status_code == 201
+
+
+def test_shipper_must_be_a_firm(client, cast, snapshot):
+    from tests.app.conftest import example
+    content = example("bill_of_lading", cast)
+    content["shipper"]["org_id"] = cast.regulator.org_id
+    before = snapshot()
+    response = client.post("/api/v1/documents", headers=cast.carrier.headers,
+                           json={"type": "bill_of_lading", "content": content})
+    assert response.status_code == 422
+    assert "shipper" in str(response.get_json()["errors"]["json"]["content"])
+    assert snapshot() == before
+
+
+def test_malformed_ids_are_refused_not_500(client, cast, ebl, snapshot):
+    # A NUL is a valid JSON and URL character that PostgreSQL cannot take in a query.
+    offer = transfer(client, ebl["id"], cast.exporter, cast.bank).get_json()
+    before = snapshot()
+    response = client.post(f"/api/v1/documents/{ebl['id']}/transfers",
+                           headers=cast.exporter.headers, json={"to_org_id": "org_\x00"})
+    assert response.status_code in (409, 422)
+    for verb in ("accept", "reject"):
+        assert client.post(f"/api/v1/documents/{ebl['id']}/transfers/xfr_%00/{verb}",
+                           headers=cast.bank.headers).status_code == 404
+    assert snapshot() == before
+    assert decide(client, ebl["id"], offer["id"], cast.bank).status_code == 200
+    response = client.post(f"/api/v1/documents/{ebl['id']}/transfers", headers=cast.bank.headers,
+                           json={"to_org_id": "org_\x00"})
+    assert response.status_code == 422 and "to_org_id" in response.get_json()["errors"]["json"]

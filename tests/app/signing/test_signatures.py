@@ -97,3 +97,34 @@ def test_bad_keys_are_422(client, cast, snapshot, body):
     response = client.post("/api/v1/keys", headers=cast.exporter.headers, json=body)
     assert response.status_code == 422
     assert snapshot() == before
+
+
+@pytest.mark.parametrize("version", [2**31, 2**63, 10**20])
+def test_signature_naming_a_version_out_of_range_is_422(client, cast, submit, snapshot, version):
+    invoice = submit("commercial_invoice")
+    private = generate_private_key("EdDSA")
+    key = register(client, cast.exporter, private, "EdDSA")
+    before = snapshot()
+    response = client.post(f"/api/v1/documents/{invoice['id']}/signatures",
+                           headers=cast.exporter.headers,
+                           json={"jws": sign_compact(claims(invoice, version=version), private,
+                                                     "EdDSA", kid=key["id"])})
+    assert response.status_code == 422
+    assert "jws" in response.get_json()["errors"]["json"]
+    assert snapshot() == before
+
+
+def test_malformed_key_ids_are_refused_not_500(client, cast, submit, snapshot):
+    # A NUL is a valid JSON and URL character that PostgreSQL cannot take in a query.
+    invoice = submit("commercial_invoice")
+    private = generate_private_key("EdDSA")
+    register(client, cast.exporter, private, "EdDSA")
+    before = snapshot()
+    response = client.post(f"/api/v1/documents/{invoice['id']}/signatures",
+                           headers=cast.exporter.headers,
+                           json={"jws": sign_compact(claims(invoice), private, "EdDSA",
+                                                     kid="key_\x00")})
+    assert response.status_code == 422 and "jws" in response.get_json()["errors"]["json"]
+    assert client.post("/api/v1/keys/key_%00/revoke",
+                       headers=cast.exporter.headers).status_code == 404
+    assert snapshot() == before
