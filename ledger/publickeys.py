@@ -127,6 +127,8 @@ def _raw_bytes(key: ECC.EccKey, alg: str) -> bytes:
         if (key.pointQ * 8).is_point_at_infinity():
             raise KeyFormatError("Ed25519 public key is a point of small order")
         return key.export_key(format="raw")
+    if key.pointQ.is_point_at_infinity():  # pycryptodome verifies any signature with it
+        raise KeyFormatError("P-256 public key is the point at infinity")
     return key.export_key(format="raw", compress=False)
 
 

@@ -579,6 +579,14 @@ def test_small_order_ed25519_key_is_refused():
         load_public_key("EdDSA", {"kty": "OKP", "crv": "Ed25519", "x": b64(identity)})
 
 
+def test_p256_point_at_infinity_is_refused():
+    """pycryptodome loads x = y = 0 as the point at infinity, and with it a
+    signature made without any private key verifies for every message."""
+    zero = b64(bytes(32))
+    with pytest.raises(KeyFormatError, match="infinity"):
+        load_public_key("ES256", {"kty": "EC", "crv": "P-256", "x": zero, "y": zero})
+
+
 def test_p256_coordinate_not_reduced_mod_p_is_refused():
     """pycryptodome accepts x + p for x; a JWK coordinate must be the canonical one."""
     p = 2**256 - 2**224 + 2**192 + 2**96 - 1

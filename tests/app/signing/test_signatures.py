@@ -91,6 +91,8 @@ def test_revoked_key_cannot_sign(client, cast, submit, snapshot):
     {"alg": "ES256", "public_key": {"kty": "OKP", "crv": "Ed25519", "x": "AAAA"}},
     {"alg": "RS256", "public_key": "x"},
     {"alg": "EdDSA"},
+    # the P-256 point at infinity: every signature would verify with it
+    {"alg": "ES256", "public_key": {"kty": "EC", "crv": "P-256", "x": "A" * 43, "y": "A" * 43}},
 ])
 def test_bad_keys_are_422(client, cast, snapshot, body):
     before = snapshot()
