@@ -45,6 +45,8 @@ def parse_event_payload(payload: bytes) -> EventPayload:
     if "shipment" in document and not (isinstance(shipment, str)
                                        and 0 < len(shipment) <= MAX_SHIPMENT):
         raise BadPayload(f"'shipment' must be a string of 1 to {MAX_SHIPMENT} characters")
+    for name in ("type", "shipment"):  # stored in columns and on the ledger
+        _check_storable(name, document.get(name))
     return EventPayload(document["device_id"], seq, document["ts"], document["type"], shipment)
 
 
@@ -72,6 +74,19 @@ def _json_object(payload: bytes) -> dict[str, Any]:
 
 def _is_seq(value: object) -> bool:
     return type(value) is int and 0 <= value <= MAX_SEQ  # bool is not an int here
+
+
+def _check_storable(name: str, value: str | None) -> None:
+    """No NUL (PostgreSQL refuses it) and no unpaired surrogate (no UTF-8 writes
+    it); the API's fields refuse the same (``app.documents.types.fields.storable_text``)."""
+    if value is None:
+        return
+    if "\x00" in value:
+        raise BadPayload(f"'{name}' must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise BadPayload(f"'{name}' must not contain unpaired surrogates") from exc
 
 
 def _check_ts(ts: str) -> None:

@@ -6,11 +6,17 @@ import base64
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from app.documents.schemas import MAX_LEDGER_INDEX
+from app.documents.types.fields import OrgId, Pattern, storable_text
 from app.notary.schemas_receipt import ReceiptSchema
 from ledger.publickeys import ALGORITHMS, jwk_thumbprint
 
 from .models import DEVICE_ID_PATTERN, DeviceStatus
 from .services import KIND_PATTERN
+
+KIND_ERROR = "must be 1 to 32 of a-z 0-9 _ , starting with a letter"
+# quarantined_events.id is an INTEGER (32-bit on PostgreSQL).
+MAX_QUARANTINE_ID = 2**31 - 1
 
 
 class StrictSchema(Schema):
@@ -28,30 +34,32 @@ class RegisterSchema(StrictSchema):
         "description": "EdDSA (Ed25519) or ES256 (ECDSA P-256); every event must use it"})
     public_key = fields.Raw(required=True, metadata={
         "description": "SubjectPublicKeyInfo PEM text, or a public JWK object"})
-    kind = fields.String(required=True, validate=validate.Regexp(
-        KIND_PATTERN, error="must be 1 to 32 of a-z 0-9 _ , starting with a letter"), metadata={
+    # Pattern matches in full: validate.Regexp's "$" would let a final line break through.
+    kind = Pattern(KIND_PATTERN, KIND_ERROR, required=True, metadata={
         "description": "what the device is, e.g. scanner, seal, cold_chain_sensor",
         "example": "scanner"})
-    owner_org_id = fields.String(validate=validate.Length(max=32), metadata={
+    owner_org_id = OrgId(metadata={
         "description": "admins only: the customs organisation that will own the device "
                        "(default: the registering organisation)"})
 
 
 class PageQuerySchema(StrictSchema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    before = fields.Integer(validate=validate.Range(min=0), metadata={
+    before = fields.Integer(validate=validate.Range(min=0, max=MAX_LEDGER_INDEX), metadata={
         "description": "cursor: the `next` of the previous page"})
 
 
 class DeviceQuerySchema(PageQuerySchema):
     status = fields.String(validate=validate.OneOf([s.value for s in DeviceStatus]))
-    kind = fields.String(validate=validate.Regexp(KIND_PATTERN))
+    kind = Pattern(KIND_PATTERN, KIND_ERROR)
 
 
 class QuarantineQuerySchema(PageQuerySchema):
-    device = fields.String(validate=validate.Length(min=1, max=128), metadata={
+    before = fields.Integer(validate=validate.Range(min=0, max=MAX_QUARANTINE_ID), metadata={
+        "description": "cursor: the `next` of the previous page"})
+    device = fields.String(validate=[validate.Length(min=1, max=128), storable_text], metadata={
         "description": "the device id of the topic the message came on"})
-    reason = fields.String(validate=validate.Length(min=1, max=32), metadata={
+    reason = fields.String(validate=[validate.Length(min=1, max=32), storable_text], metadata={
         "description": "why it was refused, e.g. bad_signature, replay, revoked"})
 
 

@@ -93,6 +93,8 @@ def revoke(session: Session, notary: Notary, principal: Principal, device_id: st
            now: datetime) -> tuple[Device, list[Notarized]]:
     """Revoke a device: its next event is rejected (the gateway reads the status
     per event). Customs may revoke only its own devices, admins any."""
+    if not _DEVICE_ID.fullmatch(device_id):  # e.g. a NUL, which no query takes
+        raise not_found(device_id)
     device = session.scalar(select(Device).where(Device.id == device_id).with_for_update())
     if device is None or not _may_manage(principal, device):
         raise not_found(device_id)
@@ -123,6 +125,8 @@ def device_refs(device: Device, principal: Principal) -> tuple[tuple[str, str], 
 
 def get_device(session: Session, principal: Principal, device_id: str) -> Device:
     """The device if the principal may see it, else 404."""
+    if not _DEVICE_ID.fullmatch(device_id):  # e.g. a NUL, which no query takes
+        raise not_found(device_id)
     device = session.get(Device, device_id)
     if device is None or not _may_see(principal, device):
         raise not_found(device_id)

@@ -215,7 +215,11 @@ def test_payload_missing_a_field_is_bad_payload(platform, gateway, devices, regi
 @pytest.mark.parametrize("change", [{"seq": True}, {"seq": -1}, {"seq": 1.0},
                                     {"ts": "2026-13-01T00:00:00Z"}, {"ts": "yesterday"},
                                     {"data": [1]}, {"type": 7}, {"shipment": "S" * 65},
-                                    {"shipment": None}])
+                                    {"shipment": None},
+                                    # Text no column takes (NUL) or no UTF-8 writes (a
+                                    # lone surrogate): refused, not an internal_error.
+                                    {"type": "scan\u0000"}, {"type": "\ud800"},
+                                    {"shipment": "SHP\u0000"}, {"shipment": "\udfff"}])
 def test_payload_with_a_bad_field_is_bad_payload(platform, gateway, devices, register, change):
     device = register()
     before = snapshot(platform)

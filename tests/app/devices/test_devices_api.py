@@ -123,6 +123,11 @@ _ED_PRIVATE = generate_private_key("EdDSA")
     (_good(kind="k" * 33), "kind"),
     (_good(kind="Scanner!"), "kind"),
     (_good(kind=_MISSING), "kind"),
+    (_good(kind="scanner\n"), "kind"),  # no control character stored or logged
+    (_good(kind="k" * 32 + "\n"), "kind"),  # 33 characters: no longer fits the column
+    # The P-256 point at infinity: every signature would verify with it.
+    (_good(public_key={"kty": "EC", "crv": "P-256", "x": "A" * 43, "y": "A" * 43}),
+     "public_key"),
     (_good(colour="blue"), "colour"),
 ])
 def test_bad_registrations_are_422_naming_the_field(client, cast, snapshot, body, field):
@@ -161,12 +166,13 @@ def test_an_admin_registers_for_a_customs_owner(client, cast, register, check_re
 
 
 @pytest.mark.parametrize("who, owner", [("customs", "other_customs"), ("admin", "exporter"),
-                                        ("admin", "nobody")])
+                                        ("admin", "nobody"), ("admin", "nul"),
+                                        ("admin", "surrogate")])
 def test_owner_must_be_a_customs_org_and_only_admins_choose_it(client, cast, make_org, snapshot,
                                                                who, owner):
     other_customs = make_org(Role.CUSTOMS, "Other Customs")
     owners = {"other_customs": other_customs.org_id, "exporter": cast.exporter.org_id,
-              "nobody": "org_doesnotexist00"}
+              "nobody": "org_doesnotexist00", "nul": "org_\x00", "surrogate": "org_\ud800"}
     before = snapshot()
     response = client.post(API, headers=getattr(cast, who).headers,
                            json=_good(owner_org_id=owners[owner]))
@@ -248,6 +254,29 @@ def test_bad_list_queries_are_422(client, cast, query):
     response = client.get(f"{API}?{query}", headers=cast.customs.headers)
     assert response.status_code == 422
     assert query.split("=")[0] in response.get_json()["errors"]["query"]
+
+
+@pytest.mark.parametrize("method, path, status", [
+    # A NUL in an id or a filter: PostgreSQL refuses it in any query.
+    ("get", f"{API}/scan%00ner", 404),
+    ("get", f"{API}/scan%00ner/events", 404),
+    ("post", f"{API}/scan%00ner/revoke", 404),
+    ("get", f"{API}/quarantine?device=scan%00ner", 422),
+    ("get", f"{API}/quarantine?reason=re%00voked", 422),
+    # Cursors beyond the columns: BIGINT ledger indexes, an INTEGER quarantine id.
+    ("get", f"{API}?before={2**63}", 422),
+    ("get", f"{API}/scanner/events?before={2**63}", 422),
+    ("get", f"{API}/quarantine?before={2**63}", 422),
+    ("get", f"{API}/quarantine?before={2**31}", 422),
+])
+def test_ids_filters_and_cursors_no_query_takes_are_4xx(client, cast, register, snapshot,
+                                                        method, path, status):
+    register("scanner")
+    before = snapshot()
+    for who in (cast.customs, cast.regulator if method == "get" else cast.admin):
+        response = getattr(client, method)(path, headers=who.headers)
+        assert response.status_code == status, response.get_json()
+    assert snapshot() == before
 
 
 # --- events --------------------------------------------------------------------------------
