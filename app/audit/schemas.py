@@ -7,6 +7,8 @@ from datetime import datetime
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from app.documents.schemas import MAX_LEDGER_INDEX
+from app.documents.types.fields import storable_text, utc_representable
 from app.notary.schemas import CanonicalInteger, EntrySchema
 from app.notary.schemas_receipt import BundleEntrySchema
 
@@ -35,16 +37,18 @@ class Rfc3339Time(fields.Field):
         if fraction:  # Python keeps microseconds; finer digits are cut, not rounded
             digits = digits.replace(fraction.group(0), "." + fraction.group(1)[:6].ljust(6, "0"))
         try:
-            return datetime.fromisoformat(digits.replace("Z", "+00:00"))
+            moment = datetime.fromisoformat(digits.replace("Z", "+00:00"))
         except ValueError as error:
             raise self.make_error("invalid") from error
+        utc_representable(moment)  # compared with stored UTC times
+        return moment
 
     def _serialize(self, value, attr, obj, **kwargs):
         return None if value is None else value.isoformat()
 
 
 def _ref(description: str) -> fields.String:
-    return fields.String(validate=validate.Length(1, REF_MAX),
+    return fields.String(validate=[validate.Length(1, REF_MAX), storable_text],
                          metadata={"description": description})
 
 
@@ -72,8 +76,8 @@ class SearchQuerySchema(_TimeRange):
     entry_type = fields.String(data_key="type", validate=[
         validate.Length(max=64), validate.Regexp(TYPE_PATTERN, error="Not a dotted entry type.")],
         metadata={"description": "entries of this type, e.g. document.signed"})
-    after = CanonicalInteger(metadata={"description": "only entries with a higher index "
-                                                      "(pass the previous page's next)"})
+    after = CanonicalInteger(validate=validate.Range(max=MAX_LEDGER_INDEX), metadata={
+        "description": "only entries with a higher index (pass the previous page's next)"})
     limit = CanonicalInteger(load_default=100, validate=validate.Range(min=1, max=MAX_LIMIT))
 
 

@@ -65,7 +65,9 @@ class Bundles(MethodView):
                                                since, until)
         body = _started(bundles.stream_bundle(platform.db, platform.notary.signer.verifier_key,
                                               resolved))
-        filename = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in ref)
+        # Header values are Latin-1 (PEP 3333): keep ASCII letters and digits only.
+        filename = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else "_"
+                           for ch in ref)
         return Response(body, mimetype="application/json", headers={
             "Content-Disposition": f'attachment; filename="audit-bundle-{kind}-{filename}.json"'})
 

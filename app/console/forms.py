@@ -67,7 +67,7 @@ def index(args: Mapping[str, str], name: str) -> int | None:
     text = args.get(name, "").strip()
     if not text:
         return None
-    if not text.isdigit() or len(text) > 18:
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:  # "²" is a digit int() refuses
         raise FormError(f"{name} must be a non-negative integer")
     return int(text)
 
@@ -99,4 +99,10 @@ def _moment(args: Mapping[str, str], name: str) -> datetime | None:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError as exc:
         raise FormError(f"{name} must be a date or an RFC 3339 time") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    try:  # stored times are UTC: 0001-01-01T00:00:00+05:00 is none
+        moment.astimezone(timezone.utc)
+    except OverflowError as exc:
+        raise FormError(f"{name} is out of range once converted to UTC") from exc
+    return moment

@@ -6,6 +6,8 @@ in the same transaction. Entries carry identifiers only: no names, no secrets.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,9 +18,28 @@ from app.errors import AuthenticationError, BadRequest, Conflict, NotFound
 from app.notary.service import Notary, PendingEntry, make_entry
 
 from .models import ApiToken, Organization, Role
-from .tokens import TokenText, hash_secret, new_identifier, new_token, parse_token, secret_matches
+from .tokens import (
+    TokenText, hash_secret, identifier_pattern, new_identifier, new_token, parse_token,
+    secret_matches,
+)
 
 OPERATOR = "operator"  # the actor of changes made with the command line
+_ORG_ID = re.compile(identifier_pattern("org_"))
+_TOKEN_ID = re.compile(identifier_pattern(""))
+# Control characters (NUL among them), line breaks and unpaired surrogates: no
+# column, terminal or UTF-8 encoder takes them as a name or label.
+_REFUSED_CATEGORIES = ("Cc", "Cs", "Zl", "Zp")
+
+
+def _checked_text(what: str, value: str, max_length: int) -> str:
+    """``value`` with its edges trimmed, or BadRequest."""
+    value = value.strip()
+    if not 1 <= len(value) <= max_length:
+        raise BadRequest(f"{what} must be 1 to {max_length} characters")
+    if any(unicodedata.category(ch) in _REFUSED_CATEGORIES for ch in value):
+        raise BadRequest(f"{what} must not contain control characters, line breaks "
+                         f"or unpaired surrogates")
+    return value
 
 
 @dataclass(frozen=True)
@@ -33,9 +54,7 @@ class IssuedToken:
 def create_organization(session: Session, notary: Notary, name: str, role: Role,
                         now: datetime, actor: str = OPERATOR) -> tuple[Organization, IssuedToken]:
     """A new organisation with its first token, logged as one batch."""
-    name = name.strip()
-    if not 1 <= len(name) <= 200:
-        raise BadRequest("organisation name must be 1 to 200 characters")
+    name = _checked_text("organisation name", name, 200)
     org = Organization(id=new_identifier("org_"), name=name, role=Role(role), created_at=now)
     session.add(org)
     token, token_entry = _issue_token(session, org.id, now, None, actor)
@@ -49,8 +68,10 @@ def create_organization(session: Session, notary: Notary, name: str, role: Role,
 def create_token(session: Session, notary: Notary, org_id: str, now: datetime,
                  label: str | None = None, actor: str = OPERATOR) -> IssuedToken:
     """A new token for ``org_id``; the returned text is the only copy of the secret."""
-    if session.get(Organization, org_id) is None:
+    if not _ORG_ID.fullmatch(org_id) or session.get(Organization, org_id) is None:
         raise NotFound(f"organisation {org_id} does not exist")
+    if label is not None:
+        label = _checked_text("token label", label, 100)
     token, entry = _issue_token(session, org_id, now, label, actor)
     notary.record(session, [entry])
     return token
@@ -69,7 +90,7 @@ def _issue_token(session: Session, org_id: str, now: datetime, label: str | None
 def revoke_token(session: Session, notary: Notary, token_id: str, now: datetime,
                  actor: str = OPERATOR) -> ApiToken:
     """Revoke a token at once; revoking twice is a conflict."""
-    token = session.get(ApiToken, token_id)
+    token = session.get(ApiToken, token_id) if _TOKEN_ID.fullmatch(token_id) else None
     if token is None:
         raise NotFound(f"token {token_id} does not exist")
     if token.revoked_at is not None:

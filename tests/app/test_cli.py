@@ -82,3 +82,45 @@ def test_bad_role_is_a_usage_error(cli_env):
     result = CliRunner().invoke(main, ["org", "create", "X", "--role", "king"], env=cli_env)
     assert result.exit_code == 2
     assert "king" in result.output
+
+
+def ledger_size(cli_env) -> int:
+    client = create_app(Config.from_env(cli_env)).test_client()
+    return client.get("/api/v1/ledger/checkpoint").get_json()["size"]
+
+
+@pytest.mark.parametrize("name", [
+    "Acme\x00",             # PostgreSQL refuses a NUL; SQLite kept it
+    "Acme\x1b[31m Corp",    # a terminal escape, shown wherever the name is
+    "Acme\nCorp",
+    "Acme\u2028Corp",
+    "Acme\udcff",           # a byte of a name that is not UTF-8, as Python decodes argv
+])
+def test_org_names_with_control_characters_are_one_line_errors(cli_env, name):
+    run(cli_env, "db", "upgrade")
+    result = CliRunner().invoke(main, ["org", "create", name, "--role", "firm", "--json"],
+                                env=cli_env)
+    assert result.exit_code == 1, result.exception
+    assert isinstance(result.exception, SystemExit)  # a ClickException, not a traceback
+    assert result.stdout == ""
+    assert "organisation name must not contain" in result.stderr
+    assert ledger_size(cli_env) == 0  # nothing written
+
+
+@pytest.mark.parametrize("args, message", [
+    (["token", "create", "org_\x00"], "does not exist"),
+    (["token", "create", "org_\udcff"], "does not exist"),
+    (["token", "revoke", "aaaaaaaaaaaaaaa\x00"], "does not exist"),
+    (["token", "revoke", "\udcff"], "does not exist"),
+    (["token", "create", "ORG", "--label", "x" * 101], "token label must be 1 to 100"),
+    (["token", "create", "ORG", "--label", "CI\x00"], "token label must not contain"),
+])
+def test_token_commands_refuse_what_no_database_takes_in_one_line(cli_env, args, message):
+    run(cli_env, "db", "upgrade")
+    org = json.loads(run(cli_env, "org", "create", "Acme", "--role", "firm", "--json").stdout)
+    args = [org["org_id"] if arg == "ORG" else arg for arg in args]
+    result = CliRunner().invoke(main, args, env=cli_env)
+    assert result.exit_code == 1, result.exception
+    assert isinstance(result.exception, SystemExit)
+    assert message in result.stderr
+    assert ledger_size(cli_env) == 2  # the organisation's two entries only

@@ -100,6 +100,20 @@ def test_a_shipment_bundle(export, cast, make_org, verifier, gate):
     assert export(cast.regulator, shipment="SHP-404").status_code == 404
 
 
+def test_a_shipment_reference_outside_ascii_still_names_an_ascii_file(
+        export, cast, verifier, register_device, notarize_event):
+    # Devices may name any shipment reference; header values must be Latin-1
+    # (PEP 3333), or the server fails the response when it writes them.
+    device = register_device("gate-1", alg="EdDSA")
+    notarize_event(device, 1, shipment="上海-1")
+    response = export(cast.regulator, shipment="上海-1")
+    assert response.status_code == 200
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.isascii(), disposition
+    assert disposition == 'attachment; filename="audit-bundle-shipment-__-1.json"'
+    assert verified(response.get_json(), verifier).device_events_checked == 1
+
+
 def test_an_organisation_bundle(export, cast, platform, verifier, signed_invoice):
     bundle = export(cast.exporter, org=cast.exporter.org_id).get_json()
     report = verified(bundle, verifier)
@@ -149,6 +163,12 @@ def test_the_importer_named_as_party_still_cannot_export_the_invoice(export, cas
     ({"document": "a", "org": "b"}, {"document", "org"}),
     ({"org": "a", "from": "2026-11-23T09:00:00"}, {"from"}),
     ({"org": "a", "subject": "b"}, {"subject"}),
+    ({"document": "doc_\x00"}, {"document"}),
+    ({"org": "org_\x00"}, {"org"}),
+    ({"device": "gate\x00"}, {"device"}),
+    ({"shipment": "SHP\x00"}, {"shipment"}),
+    ({"shipment": "SHP-1", "from": "0001-01-01T00:00:00+05:00"}, {"from"}),
+    ({"shipment": "SHP-1", "to": "9999-12-31T23:59:59-05:00"}, {"to"}),
 ])
 def test_bad_bundle_queries_are_422_naming_the_fields(client, cast, query, fields):
     response = client.get(BUNDLES, headers=cast.regulator.headers, query_string=query)

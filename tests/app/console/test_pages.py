@@ -110,7 +110,11 @@ def test_search_by_time(console, trade, clock):
 
 @pytest.mark.parametrize("query", ["type=DROP TABLE", "document=a/b", "from=yesterday",
                                    "after=-1", "limit=0", "limit=100000",
-                                   "from=2026-11-23T10:00:00Z&to=2026-11-23T09:00:00Z"])
+                                   "from=2026-11-23T10:00:00Z&to=2026-11-23T09:00:00Z",
+                                   # no time in UTC, and digits int() does not read: not a 500
+                                   "from=0001-01-01T00:00:00%2B05:00",
+                                   "to=9999-12-31T23:59:59-05:00",
+                                   "after=%C2%B2", "limit=%C2%B2"])
 def test_bad_search_is_explained(console, query):
     answer = console.get(f"/console/entries?{query}")
     assert answer.status_code == 400
@@ -175,6 +179,7 @@ def test_quarantine_newest_first_with_reason_and_paging(console, platform, clock
     replays = console.get("/console/quarantine?reason=replay").text
     assert re.findall(r"<td>detail (\d)</td>", replays) == ["4", "2", "0"]
     assert console.get("/console/quarantine?reason=Bad Reason").status_code == 400
+    assert console.get("/console/quarantine?before=%C2%B2").status_code == 400  # a superscript 2
 
 
 # A protocol-relative "//host" counts only after a non-base64 character: the
