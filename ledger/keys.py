@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 from Crypto.PublicKey import ECC
@@ -24,7 +25,7 @@ def public_key_bytes(key: ECC.EccKey) -> bytes:
 def load_or_create_signing_key(path: str | os.PathLike[str]) -> ECC.EccKey:
     """Load the key at ``path``, creating it (mode 0600) when the file is missing.
 
-    Creation is exclusive, so concurrent first starts agree on one key.
+    Creation is exclusive and atomic, so concurrent first starts agree on one key.
     A key file that group or others can read is refused.
     """
     path = Path(path)
@@ -53,13 +54,25 @@ def load_signing_key(path: str | os.PathLike[str]) -> ECC.EccKey:
 
 
 def _create(path: Path) -> None:
+    """Write a new key to ``path`` unless a key is there already.
+
+    The key is written whole under a temporary name and then linked to
+    ``path``, which fails if the name exists: a concurrent first start never
+    reads a half-written file (it sees no file, or the whole key), a start
+    that dies mid-write leaves no empty key file behind, and the first key
+    linked wins.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     pem = generate_signing_key().export_key(format="PEM")
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return  # another process created it first; use theirs
-    with os.fdopen(fd, "w") as handle:
-        handle.write(pem)
-        handle.flush()
-        os.fsync(handle.fileno())
+        with os.fdopen(fd, "w") as handle:
+            handle.write(pem)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process linked its key first; use theirs
+    finally:
+        os.unlink(temporary)

@@ -1,0 +1,68 @@
+"""The log's signing key file: created once, whole, and readable by its owner only."""
+
+from __future__ import annotations
+
+import os
+import stat
+from concurrent.futures import ProcessPoolExecutor
+
+import pytest
+
+from ledger import keys
+from ledger.errors import KeyFileError
+
+
+def test_a_missing_key_is_created_with_mode_0600_and_then_kept(tmp_path):
+    path = tmp_path / "var" / "ledger.key"
+    first = keys.load_or_create_signing_key(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert keys.public_key_bytes(keys.load_or_create_signing_key(path)) == \
+        keys.public_key_bytes(first)
+    assert [p.name for p in path.parent.iterdir()] == ["ledger.key"]  # no temporary left
+
+
+def test_a_start_that_dies_while_writing_leaves_no_empty_key_behind(tmp_path, monkeypatch):
+    path = tmp_path / "ledger.key"
+
+    def disk_full(_fd):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(keys.os, "fsync", disk_full)
+    with pytest.raises(OSError):
+        keys.load_or_create_signing_key(path)
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
+    assert keys.load_or_create_signing_key(path).has_private()  # the next start succeeds
+
+
+def test_a_key_file_another_process_is_still_writing_is_never_read(tmp_path, monkeypatch):
+    """The name appears only with the whole key: a start that finds the file
+    can read a key from it."""
+    path = tmp_path / "ledger.key"
+    seen = []
+    real_fsync = os.fsync
+
+    def look_while_writing(fd):
+        seen.append(path.exists())
+        real_fsync(fd)
+    monkeypatch.setattr(keys.os, "fsync", look_while_writing)
+    keys.load_or_create_signing_key(path)
+    assert seen == [False]
+
+
+def _public_key_of(path: str) -> bytes:
+    return keys.public_key_bytes(keys.load_or_create_signing_key(path))
+
+
+def test_concurrent_first_starts_agree_on_one_key(tmp_path):
+    path = str(tmp_path / "ledger.key")
+    with ProcessPoolExecutor(4) as pool:
+        public_keys = set(pool.map(_public_key_of, [path] * 16))
+    assert public_keys == {keys.public_key_bytes(keys.load_signing_key(path))}
+
+
+def test_a_key_readable_by_others_is_refused(tmp_path):
+    path = tmp_path / "ledger.key"
+    keys.load_or_create_signing_key(path)
+    path.chmod(0o644)
+    with pytest.raises(KeyFileError, match="readable by others"):
+        keys.load_signing_key(path)
