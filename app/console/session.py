@@ -82,7 +82,9 @@ def csrf_token() -> str:
 
 def csrf_ok(presented: str | None) -> bool:
     expected = session.get("csrf")
-    return bool(expected and presented) and hmac.compare_digest(expected, presented)
+    # As bytes: compare_digest refuses str with non-ASCII characters (TypeError).
+    return bool(expected and presented) and hmac.compare_digest(expected.encode(),
+                                                                presented.encode())
 
 
 def sign_in(db_session: Session, presented_token: str, now: datetime) -> None:

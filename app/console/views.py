@@ -28,6 +28,11 @@ blp = Blueprint("console", __name__, url_prefix="/console", template_folder="tem
                 static_folder="static")
 
 _PUBLIC_ENDPOINTS = {"console.login", "console.static"}
+# The fields the paging links carry over: only these reach url_for as keywords,
+# never its own (_external, _scheme, _anchor, _method, endpoint).
+_ENTRY_FIELDS = ("type", "org", "document", "consent", "device", "shipment", "from", "to",
+                 "limit")
+_QUARANTINE_FIELDS = ("device", "reason", "limit")
 SECURITY_HEADERS = {
     "Content-Security-Policy": ("default-src 'self'; base-uri 'none'; form-action 'self'; "
                                 "frame-ancestors 'none'; object-src 'none'"),
@@ -125,7 +130,7 @@ def entries():
     with current_platform().db.read() as db_session:
         page = queries.search_entries(db_session, wanted, after, limit)
         types = queries.entry_types(db_session)
-    first_args = {k: v for k, v in request.args.items() if k != "after" and v}
+    first_args = {k: v for k, v in request.args.items() if k in _ENTRY_FIELDS and v}
     next_url = (url_for("console.entries", **first_args, after=page.next)
                 if page.next is not None else None)
     return render_template("console/entries.html", page=page, args=request.args, types=types,
@@ -180,7 +185,7 @@ def quarantine():
     with current_platform().db.read() as db_session:
         page = queries.quarantine(db_session, g.regulator.org_id, device, reason, before, limit)
         items = [_quarantine_row(item) for item in page.items]
-    kept = {k: v for k, v in request.args.items() if k != "before" and v}
+    kept = {k: v for k, v in request.args.items() if k in _QUARANTINE_FIELDS and v}
     next_url = (url_for("console.quarantine", **kept, before=page.next)
                 if page.next is not None else None)
     return render_template("console/quarantine.html", items=items, next_url=next_url,

@@ -103,6 +103,12 @@ def test_sign_in_needs_the_forms_csrf_token(client, regulator):
     assert client.get("/console/").status_code == 302
 
 
+
+def test_a_non_ascii_csrf_field_is_refused_not_a_crash(console):
+    # hmac.compare_digest refuses str with non-ASCII characters (TypeError, a 500)
+    assert console.post("/console/logout", data={"csrf": "é"}).status_code == 400
+    assert console.post("/console/login", data={"csrf": "é", "token": "x"}).status_code == 400
+
 def test_sign_in_starts_a_fresh_session_with_a_new_csrf_token(client, regulator):
     before = csrf_from(client.get("/console/login").text)
     sign_in(client, regulator.token)

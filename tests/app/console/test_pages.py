@@ -182,6 +182,25 @@ def test_quarantine_newest_first_with_reason_and_paging(console, platform, clock
     assert console.get("/console/quarantine?before=%C2%B2").status_code == 400  # a superscript 2
 
 
+
+# Query parameter names reach url_for as keywords: its own (_external, _scheme,
+# _anchor, _method, endpoint) must not, nor anything else the forms do not read.
+@pytest.mark.parametrize("extra", ["_external=1&_scheme=http", "_anchor=x", "_method=POST",
+                                   "endpoint=x", "junk=1"])
+def test_paging_links_keep_only_the_forms_fields(console, trade, platform, clock, extra):
+    answer = console.get(f"/console/entries?type=document.issued&limit=1&after=0&{extra}")
+    assert answer.status_code == 200
+    links = [html.unescape(link) for link in re.findall(
+        r'<p class="paging">\s*<a href="([^"]+)">First page</a>\s*'
+        r'<a id="next-page" href="([^"]+)"', answer.text)[0]]
+    assert links[0] == "/console/entries?type=document.issued&limit=1"
+    assert links[1].startswith("/console/entries?type=document.issued&limit=1&after=")
+    _quarantined(platform, clock, 3)
+    answer = console.get(f"/console/quarantine?reason=replay&limit=1&{extra}")
+    assert answer.status_code == 200
+    older = html.unescape(NEXT_PAGE.search(answer.text)[1])
+    assert older.startswith("/console/quarantine?reason=replay&limit=1&before=")
+
 # A protocol-relative "//host" counts only after a non-base64 character: the
 # pages show base64 hashes, which contain "//" by chance.
 URL = re.compile(r"""(?:https?:|(?<![A-Za-z0-9+/=]))//[^\s"'<>)]+"""
