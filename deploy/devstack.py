@@ -47,9 +47,15 @@ def main() -> int:
                             str(args.port)], var / "api.log")
         _wait_http(f"http://{args.host}:{args.port}/healthz", stack)
         broker = _start_broker(stack, env, mqtt_dir, args.mqtt_port)
-        stack.start("gateway", [BIN / "tradezone", "gateway"], var / "gateway.log")
+        gateway_log = var / "gateway.log"
+        logged_before = gateway_log.stat().st_size if gateway_log.exists() else 0
+        stack.start("gateway", [BIN / "tradezone", "gateway"], gateway_log)
         devices = var / "demo-devices.json"
         if args.demo and devices.exists():
+            # Until the gateway's first subscription the broker keeps nothing for
+            # it: on a first run, events published earlier would be lost (and each
+            # device's re-sent first event answered "replay").
+            _wait_logged(gateway_log, logged_before, "subscribed", stack)
             stack.start("simulator", [BIN / "tradezone", "device", "simulate", "--keys-file",
                                       devices, "--devices", "3", "--rate", str(args.rate),
                                       "--duration", "86400"], var / "simulator.log")
@@ -161,6 +167,23 @@ def _wait_http(url: str, stack: Stack, timeout: float = 30) -> None:
         except OSError:
             time.sleep(0.3)
     raise StackError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def _wait_logged(log: Path, offset: int, event: str, stack: Stack, timeout: float = 30) -> None:
+    """Wait until a JSON log line written after ``offset`` in ``log`` has ``event``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stack.check()
+        with open(log, "rb") as handle:
+            handle.seek(offset)
+            for line in handle:
+                try:
+                    if json.loads(line).get("event") == event:
+                        return
+                except (ValueError, AttributeError):
+                    continue  # not one of the gateway's JSON lines
+        time.sleep(0.2)
+    raise StackError(f"no '{event}' in {log} within {timeout:.0f} s")
 
 
 def _wait_port(port: int, stack: Stack, timeout: float = 15) -> None:

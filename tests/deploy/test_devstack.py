@@ -45,6 +45,11 @@ def test_devstack_runs_api_broker_gateway_and_simulator_then_stops_them(tmp_path
         assert len(events) >= 10, "the simulator's events were not notarized"
         assert {e["entry"]["device"] for e in events} <= set(
             json.loads((tmp_path / "demo-tokens.json").read_text())["devices"])
+        first_seq: dict[str, int] = {}
+        for event in events:  # in log order
+            first_seq.setdefault(event["entry"]["device"], event["entry"]["seq"])
+        # a first run: no event was published before the gateway's subscription existed
+        assert set(first_seq.values()) == {1}, first_seq
     finally:
         children = _children(stack.pid)
         stack.send_signal(signal.SIGINT)
