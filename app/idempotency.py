@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from .db import Base, UtcDateTime
-from .errors import BadRequest, ValidationFailed
+from .errors import AppError, BadRequest, ValidationFailed
 from .identity.auth import current_principal
 from .platform import current_platform
 
@@ -96,9 +96,12 @@ def perform_write(action: Callable[[Session], WriteResult]) -> Response:
                 session.add(IdempotencyRecord(
                     org_id=principal.org_id, key=key, fingerprint=fingerprint,
                     status_code=result.status, body=result.render(), created_at=platform.now()))
-    except IntegrityError:
+    except (IntegrityError, AppError):
         # A concurrent request with the same key committed first (PostgreSQL):
         # this transaction rolled back whole; answer with the first one's result.
+        # Its action may itself have failed on what the first one wrote (a
+        # device id it registered: 409; a document it cancelled: 409), once it
+        # had waited for it: a refusal with a stored answer is replayed too.
         if not key:
             raise
         with platform.db.read() as session:

@@ -34,12 +34,18 @@ def has_full_access(session: Session, principal: Principal, document: Document) 
 
 
 def load_document(session: Session, document_id: str, *, for_update: bool = False) -> Document:
-    """The document, or 404 (callers decide what the principal may see)."""
+    """The document, or 404 (callers decide what the principal may see).
+
+    ``for_update``: lock its row against other writers of the document (on
+    PostgreSQL ``FOR NO KEY UPDATE``, which does not block the key-share lock
+    that a foreign key to the document takes: a signature or an access logged
+    meanwhile holds the ledger's head while it inserts its row, and waiting
+    for it there would deadlock with a writer waiting for the head)."""
     if re.fullmatch(DOCUMENT_ID_PATTERN, document_id) is None:  # e.g. a NUL, which no query takes
         raise NotFound(f"document {document_id} not found")
     query = select(Document).where(Document.id == document_id)
     if for_update:
-        query = query.with_for_update()
+        query = query.with_for_update(key_share=True)
     document = session.scalar(query)
     if document is None:
         raise NotFound(f"document {document_id} not found")

@@ -90,7 +90,9 @@ def _issue_token(session: Session, org_id: str, now: datetime, label: str | None
 def revoke_token(session: Session, notary: Notary, token_id: str, now: datetime,
                  actor: str = OPERATOR) -> ApiToken:
     """Revoke a token at once; revoking twice is a conflict."""
-    token = session.get(ApiToken, token_id) if _TOKEN_ID.fullmatch(token_id) else None
+    # Locked: a concurrent revocation commits first and this one is then a conflict.
+    token = (session.get(ApiToken, token_id, with_for_update=True)
+             if _TOKEN_ID.fullmatch(token_id) else None)
     if token is None:
         raise NotFound(f"token {token_id} does not exist")
     if token.revoked_at is not None:

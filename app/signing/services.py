@@ -53,7 +53,8 @@ def register_key(session: Session, notary: Notary, principal: Principal, alg: st
 
 def revoke_key(session: Session, notary: Notary, principal: Principal, key_id: str,
                now: datetime) -> tuple[SigningKey, list[Notarized]]:
-    row = _registered_key(session, key_id)
+    # Locked: a concurrent revocation commits first and this one is then a 409.
+    row = _registered_key(session, key_id, lock=True)
     if row is None or row.org_id != principal.org_id:
         raise NotFound(f"key {key_id} not found")
     if row.revoked_at is not None:
@@ -75,7 +76,10 @@ def sign_document(session: Session, notary: Notary, principal: Principal, docume
         unverified = parse_compact(jws)
     except JwsError as error:
         raise _invalid("jws", f"{error.reason}: {error}") from error
-    key = _registered_key(session, unverified.kid) if unverified.kid else None
+    # Locked for share: a revocation in flight (it locks the key for update)
+    # commits first and is seen here, so no signature is logged after it.
+    key = _registered_key(session, unverified.kid, lock={"read": True}) \
+        if unverified.kid else None
     if key is None or key.org_id != principal.org_id or key.revoked_at is not None:
         raise _invalid("jws", "kid must name an unrevoked key registered by your organisation")
     try:
@@ -106,12 +110,14 @@ def signatures(session: Session, document_id: str) -> list[tuple[DocumentSignatu
     return [(row.DocumentSignature, row.SigningKey) for row in rows]
 
 
-def _registered_key(session: Session, key_id: str) -> SigningKey | None:
+def _registered_key(session: Session, key_id: str,
+                    lock: bool | dict[str, bool] = False) -> SigningKey | None:
     """The key with this id, or None; an id that is not a key id (e.g. with a
-    NUL, which no query takes) names no key."""
+    NUL, which no query takes) names no key. ``lock``: lock its row, as
+    ``Session.get``'s ``with_for_update`` takes it (True: FOR UPDATE)."""
     if re.fullmatch(KEY_ID_PATTERN, key_id) is None:
         return None
-    return session.get(SigningKey, key_id)
+    return session.get(SigningKey, key_id, with_for_update=lock)
 
 
 def _signed_version(session: Session, document: Document, payload: bytes) -> DocumentVersion:

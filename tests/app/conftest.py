@@ -4,10 +4,11 @@ examples, receipt checking, and a snapshot proving a refused request wrote nothi
 from __future__ import annotations
 
 import copy
+import time
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 import ledger
 from app.documents.types import DOCUMENT_TYPES
@@ -106,3 +107,31 @@ def snapshot(platform):
                     for metadata in ALL_METADATA for name, table in metadata.tables.items()}
 
     return take
+
+
+@pytest.fixture
+def lock_waiters(platform):
+    """Wait until ``count`` other transactions wait for a row lock: a concurrent
+    writer has read all it reads before its first lock, so a test can then commit
+    the transaction it holds open. On SQLite a second writer waits for the
+    writers' queue before its first statement, which cannot be observed (nor
+    does it race): a short pause stands in."""
+
+    def wait(count: int = 1, timeout: float = 30, unless_done=None) -> None:
+        """``unless_done``: a thread whose end also ends the wait (it took no lock
+        that this test's transaction holds)."""
+        if platform.db.dialect != "postgresql":
+            time.sleep(0.2)
+            return
+        deadline = time.monotonic() + timeout
+        while unless_done is None or unless_done.is_alive():
+            with platform.db.autocommit() as connection:
+                waiting = connection.scalar(text(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"))
+            if waiting >= count:
+                return
+            assert time.monotonic() < deadline, "no concurrent transaction came to wait for a lock"
+            time.sleep(0.01)
+
+    return wait

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+import threading
+from datetime import timedelta
 
+import pytest
+from sqlalchemy import func, select
+
+from app.errors import Conflict
 from app.identity import services
-from app.identity.models import Role
+from app.identity.models import ApiToken, Role
+from ledger.sqlstore import entries as ledger_entries
 
 PUBLIC_PREFIXES = ("/api/v1/ledger/checkpoint", "/api/v1/ledger/key", "/api/v1/ledger/proofs/",
                    "/api/v1/openapi.json", "/api/v1/docs", "/healthz", "/static/",
@@ -52,6 +58,37 @@ def test_revoked_token_is_401_at_once(app, client, make_org, platform):
         services.revoke_token(session, platform.notary, token_id, platform.now())
     for method, path in protected_routes(app):
         assert client.open(path, method=method, headers=regulator.headers).status_code == 401
+
+
+def test_two_revocations_of_a_token_at_once_log_one(make_org, platform, lock_waiters):
+    # The first revocation has changed the token and appended its entry but not
+    # committed: the second must wait for it and be refused, not log a second
+    # token.revoked and move revoked_at.
+    token_id = make_org(Role.REGULATOR).token.split("_")[1]
+    outcome: dict = {}
+
+    def revoke_again():
+        try:
+            with platform.db.write() as session:
+                services.revoke_token(session, platform.notary, token_id,
+                                      platform.now() + timedelta(seconds=1))
+        except Conflict as refusal:
+            outcome["refused"] = refusal
+
+    second = threading.Thread(target=revoke_again)
+    with platform.db.read() as session:
+        size = session.scalar(select(func.count()).select_from(ledger_entries))
+    with platform.db.write() as session:
+        first = services.revoke_token(session, platform.notary, token_id, platform.now())
+        session.flush()
+        second.start()
+        lock_waiters(unless_done=second)
+    second.join(timeout=30)
+    assert not second.is_alive()
+    assert "refused" in outcome
+    with platform.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(ledger_entries)) == size + 1
+        assert session.get(ApiToken, token_id).revoked_at == first.revoked_at
 
 
 def test_token_with_wrong_secret_is_401(client, make_org):

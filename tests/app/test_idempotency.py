@@ -5,7 +5,11 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+from app.devices import services as device_services
+from app.documents import services as document_services
+from ledger.jws import generate_private_key
 from tests.app.conftest import example
+from tests.app.devices.conftest import public_pem
 
 
 def post_invoice(client, cast, key, content=None):
@@ -78,3 +82,82 @@ def test_concurrent_retries_create_one_document(app, cast, snapshot):
     after = snapshot()
     assert after["documents"] == before["documents"] + 1
     assert after["ledger_entries"] == before["ledger_entries"] + 1
+
+
+def _hold_first_call(monkeypatch, module, name):
+    """Patch ``module.name`` so that its first call, once done, waits (inside
+    the request's write transaction) until the returned event is set; the
+    second event is set when it got there."""
+    real = getattr(module, name)
+    release, reached = threading.Event(), threading.Event()
+
+    def held(*args, **kwargs):
+        result = real(*args, **kwargs)
+        if not reached.is_set():
+            reached.set()
+            assert release.wait(30)
+        return result
+    monkeypatch.setattr(module, name, held)
+    return release, reached
+
+
+def test_a_retry_racing_a_registration_gets_the_first_answer(app, cast, snapshot, monkeypatch,
+                                                             lock_waiters):
+    # The retry arrives while the first request is still in its transaction:
+    # its registration then fails on the id the first one inserted (a 409 from
+    # the device service). The retry must get the first answer all the same.
+    release, reached = _hold_first_call(monkeypatch, device_services, "register")
+    request = {"device_id": "gate-1", "alg": "EdDSA", "kind": "scanner",
+               "public_key": public_pem(generate_private_key("EdDSA"), "EdDSA")}
+    headers = {**cast.customs.headers, "Idempotency-Key": "register-gate-1"}
+    before = snapshot()
+    answers = {}
+
+    def send(name):
+        answers[name] = app.test_client().post("/api/v1/devices", headers=headers, json=request)
+
+    first, retry = (threading.Thread(target=send, args=(name,)) for name in ("first", "retry"))
+    first.start()
+    assert reached.wait(30)
+    retry.start()
+    lock_waiters()
+    release.set()
+    for thread in (first, retry):
+        thread.join(timeout=30)
+        assert not thread.is_alive()
+    assert answers["first"].status_code == 201, answers["first"].get_json()
+    assert answers["retry"].status_code == 201, answers["retry"].get_json()
+    assert answers["retry"].headers["Idempotent-Replayed"] == "true"
+    assert answers["retry"].get_json()["receipt"] == answers["first"].get_json()["receipt"]
+    after = snapshot()
+    assert after["devices"] == before["devices"] + 1
+    assert after["ledger_entries"] == before["ledger_entries"] + 1
+
+
+def test_a_retry_racing_a_cancellation_gets_the_first_answer(app, client, cast, snapshot,
+                                                             monkeypatch, lock_waiters):
+    # The retry waits for the document's lock and then finds it cancelled (409
+    # from the service): it must get the first answer, as a later retry would.
+    invoice = post_invoice(client, cast, "issue-1").get_json()
+    release, reached = _hold_first_call(monkeypatch, document_services, "cancel")
+    headers = {**cast.exporter.headers, "Idempotency-Key": "cancel-1"}
+    before = snapshot()
+    answers = {}
+
+    def send(name):
+        answers[name] = app.test_client().post(f"/api/v1/documents/{invoice['id']}/cancel",
+                                               headers=headers)
+
+    first, retry = (threading.Thread(target=send, args=(name,)) for name in ("first", "retry"))
+    first.start()
+    assert reached.wait(30)
+    retry.start()
+    lock_waiters()
+    release.set()
+    for thread in (first, retry):
+        thread.join(timeout=30)
+        assert not thread.is_alive()
+    assert answers["first"].status_code == 200, answers["first"].get_json()
+    assert answers["retry"].status_code == 200, answers["retry"].get_json()
+    assert answers["retry"].get_json() == answers["first"].get_json()
+    assert snapshot()["ledger_entries"] == before["ledger_entries"] + 1

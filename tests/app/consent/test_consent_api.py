@@ -10,9 +10,12 @@ import pytest
 
 from app.consent import services
 from app.documents import reads
+from app.documents import services as documents
+from app.documents.access import load_document
 from app.errors import PermissionDenied
 from app.identity.auth import Principal
 from ledger.disclosure import DisclosureError, verify_disclosure
+from tests.app.conftest import example
 
 
 def grant(client, owner, recipient, clock, **overrides):
@@ -281,3 +284,39 @@ def test_a_revocation_committing_while_a_read_is_logged_wins(client, cast, clock
     assert "refused" in outcome and "revoked" in outcome["refused"].message
     after = snapshot()
     assert after["document_accesses"] == before["document_accesses"]
+
+
+def test_a_read_logged_while_the_document_is_amended_does_not_deadlock(
+        client, cast, clock, invoice, platform, lock_waiters):
+    # The amendment locks the document, then the ledger's head; the read takes
+    # the head, then inserts its access row, whose foreign key takes a
+    # key-share lock on the document. That must not wait for the amendment:
+    # each would wait for the other (a deadlock, answered 503).
+    grant(client, cast.exporter, cast.importer, clock)
+    reader = Principal(cast.importer.org_id, cast.importer.role)
+    owner = Principal(cast.exporter.org_id, cast.exporter.role)
+    with platform.db.read() as session:
+        plan = reads.plan_read(session, reader, invoice["id"], None, clock.now)
+    content = example("commercial_invoice", cast)
+    content["invoice_number"] += "-A"
+    outcome = {}
+
+    def read():
+        try:
+            with platform.db.write() as session:
+                outcome["read"] = reads.log_consent_read(session, platform.notary, reader, plan,
+                                                         clock.now)
+        except Exception as error:  # a deadlock: the test shows it
+            outcome["failed"] = error
+
+    reader_thread = threading.Thread(target=read)
+    with platform.db.write() as session:
+        load_document(session, invoice["id"], for_update=True)  # the amendment's first step
+        reader_thread.start()
+        lock_waiters(unless_done=reader_thread)
+        amended = documents.amend(session, platform.notary, owner, invoice["id"], content,
+                                  clock.now)
+    reader_thread.join(timeout=30)
+    assert not reader_thread.is_alive()
+    assert "read" in outcome, outcome
+    assert amended.document.version == 2

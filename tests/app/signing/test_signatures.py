@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import json
+import threading
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 
+from app.documents import services as documents
+from app.documents.access import load_document
+from app.errors import AppError, Conflict, ValidationFailed
+from app.identity.auth import Principal
+from app.signing import services as signing
+from app.signing.models import SigningKey
 from ledger.jws import generate_private_key, parse_compact, public_key_of, sign_compact, verify_jws
 from ledger.publickeys import load_public_key
+from tests.app.conftest import example
 
 
 def register(client, org, private_key, alg, as_pem=False):
@@ -130,3 +140,124 @@ def test_malformed_key_ids_are_refused_not_500(client, cast, submit, snapshot):
     assert client.post("/api/v1/keys/key_%00/revoke",
                        headers=cast.exporter.headers).status_code == 404
     assert snapshot() == before
+
+
+# --- concurrent requests --------------------------------------------------------------------
+
+def _in_thread(work, outcome: dict) -> threading.Thread:
+    """``work`` in a write transaction of its own, in a thread; its result, the
+    AppError it raised, or any other error lands in ``outcome``."""
+
+    def run():
+        try:
+            outcome["done"] = work()
+        except AppError as error:
+            outcome["refused"] = error
+        except Exception as error:  # e.g. a deadlock: the test shows it
+            outcome["failed"] = error
+    return threading.Thread(target=run)
+
+
+def _entry_types(platform, since: int) -> list[str]:
+    with platform.db.read() as session:
+        rows = session.execute(text("SELECT data FROM ledger_entries WHERE idx >= :since "
+                                    "ORDER BY idx"), {"since": since})
+        return [json.loads(bytes(row.data))["type"] for row in rows]
+
+
+def _ledger_size(platform) -> int:
+    with platform.db.read() as session:
+        return session.scalar(text("SELECT count(*) FROM ledger_entries"))
+
+
+def test_two_revocations_of_a_key_at_once_log_one(client, cast, platform, clock, lock_waiters):
+    # The first revocation has changed the key and appended its entry but not
+    # committed: the second must wait for it and be refused (409), not log a
+    # second key.revoked and move revoked_at.
+    key = register(client, cast.exporter, generate_private_key("EdDSA"), "EdDSA")
+    owner = Principal(cast.exporter.org_id, cast.exporter.role)
+    size = _ledger_size(platform)
+    outcome: dict = {}
+
+    def revoke_again():
+        with platform.db.write() as session:
+            return signing.revoke_key(session, platform.notary, owner, key["id"],
+                                      clock.now + timedelta(seconds=1))[0].revoked_at
+
+    second = _in_thread(revoke_again, outcome)
+    with platform.db.write() as session:
+        first, _ = signing.revoke_key(session, platform.notary, owner, key["id"], clock.now)
+        session.flush()
+        second.start()
+        lock_waiters()
+    second.join(timeout=30)
+    assert not second.is_alive()
+    assert isinstance(outcome.get("refused"), Conflict), outcome
+    assert _entry_types(platform, size) == ["key.revoked"]
+    with platform.db.read() as session:
+        assert session.get(SigningKey, key["id"]).revoked_at == first.revoked_at
+
+
+def test_a_key_revocation_committing_while_a_signature_is_recorded_wins(
+        client, cast, submit, platform, clock, lock_waiters):
+    # "Later signatures with it are refused": a signature checked against the
+    # key while its revocation is in flight must wait for it and be refused,
+    # not be logged after key.revoked.
+    invoice = submit("commercial_invoice")
+    private = generate_private_key("EdDSA")
+    key = register(client, cast.exporter, private, "EdDSA")
+    jws = sign_compact(claims(invoice), private, "EdDSA", kid=key["id"])
+    owner = Principal(cast.exporter.org_id, cast.exporter.role)
+    size = _ledger_size(platform)
+    outcome: dict = {}
+
+    def sign():
+        with platform.db.write() as session:
+            return signing.sign_document(session, platform.notary, owner, invoice["id"], jws,
+                                         clock.now)[0].entry_idx
+
+    signer = _in_thread(sign, outcome)
+    with platform.db.write() as session:
+        signing.revoke_key(session, platform.notary, owner, key["id"], clock.now)
+        session.flush()
+        signer.start()
+        lock_waiters()
+    signer.join(timeout=30)
+    assert not signer.is_alive()
+    assert isinstance(outcome.get("refused"), ValidationFailed), outcome
+    assert _entry_types(platform, size) == ["key.revoked"]
+
+
+def test_a_signature_and_an_amendment_of_the_document_at_once_both_succeed(
+        client, cast, submit, platform, clock, lock_waiters):
+    # The amendment locks the document, then the ledger's head. The signature
+    # appends (taking the head), then inserts its row, whose foreign key takes
+    # a key-share lock on the document: that must not wait for the amendment
+    # (each would wait for the other: a deadlock, answered 503).
+    invoice = submit("commercial_invoice")
+    private = generate_private_key("EdDSA")
+    key = register(client, cast.exporter, private, "EdDSA")
+    jws = sign_compact(claims(invoice), private, "EdDSA", kid=key["id"])
+    content = example("commercial_invoice", cast)
+    content["invoice_number"] += "-A"
+    owner = Principal(cast.exporter.org_id, cast.exporter.role)
+    size = _ledger_size(platform)
+    outcome: dict = {}
+
+    def sign():
+        with platform.db.write() as session:
+            return signing.sign_document(session, platform.notary, owner, invoice["id"], jws,
+                                         clock.now)[0].entry_idx
+
+    signer = _in_thread(sign, outcome)
+    with platform.db.write() as session:
+        load_document(session, invoice["id"], for_update=True)  # the amendment's first step
+        signer.start()
+        lock_waiters(unless_done=signer)
+        amended = documents.amend(session, platform.notary, owner, invoice["id"], content,
+                                  clock.now)
+    signer.join(timeout=30)
+    assert not signer.is_alive()
+    assert "done" in outcome, outcome
+    assert amended.document.version == 2
+    assert sorted(_entry_types(platform, size)) == ["document.amended", "document.signed"]
