@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, jsonify
 from flask_smorest import Api
 
+from .apidoc import SharedResponsesPlugin, register_document_types
 from .config import Config
 from .docs import ASSETS_URL, blp as docs_blp
 from .errors import register_error_handlers
@@ -41,8 +42,9 @@ def create_app(config: Config | None = None, platform: Platform | None = None) -
             "Everything else takes `Authorization: Bearer <token>`.")}},
     )
     app.extensions["tradezone"] = platform
-    api = Api(app)
+    api = Api(app, spec_kwargs={"extra_plugins": [SharedResponsesPlugin()]})
     api.spec.components.security_scheme(BEARER_AUTH, {"type": "http", "scheme": "bearer"})
+    register_document_types(api.spec)
     for blueprint in API_BLUEPRINTS:
         api.register_blueprint(blueprint)
     app.register_blueprint(docs_blp)

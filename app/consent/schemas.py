@@ -71,6 +71,17 @@ class ConsentWriteSchema(ConsentSchema):
     receipt = fields.Nested(ReceiptSchema, required=True)
 
 
+GRANT_EXAMPLE = {
+    "recipient_org_id": "org_nordlichtde23456",
+    "purpose": "verify the order and the goods before payment",
+    "document_types": ["commercial_invoice", "packing_list"],
+    "data_categories": ["reference", "commercial", "logistics"],
+    "allowed_actions": ["read"],
+    "destination": "DE",
+    "expires_at": "2027-06-30T23:59:59Z",
+}
+
+
 class ConsentQuerySchema(Schema):
     class Meta:
         unknown = RAISE

@@ -12,7 +12,10 @@ from app.notary.receipts import receipt_for
 from app.platform import current_platform
 
 from . import services
-from .schemas import ConsentPageSchema, ConsentQuerySchema, ConsentSchema, ConsentWriteSchema, GrantSchema
+from .schemas import (
+    GRANT_EXAMPLE, ConsentPageSchema, ConsentQuerySchema, ConsentSchema, ConsentWriteSchema,
+    GrantSchema,
+)
 
 blp = Blueprint("consents", __name__, url_prefix="/api/v1/consents",
                 description="Consent to share documents: grant, limit, revoke.")
@@ -27,7 +30,7 @@ def _result(session, consent, notarized, status: int) -> WriteResult:
 @blp.route("")
 class Consents(MethodView):
     @protected(blp, Role.FIRM)
-    @blp.arguments(GrantSchema())
+    @blp.arguments(GrantSchema(), example=GRANT_EXAMPLE)
     @blp.response(201, ConsentWriteSchema)
     def post(self, body):
         """Grant a recipient access to some of your documents' data categories.
@@ -69,6 +72,7 @@ class ConsentItem(MethodView):
 class Revoke(MethodView):
     @protected(blp, Role.FIRM)
     @blp.response(200, ConsentWriteSchema)
+    @blp.alt_response(409, response="DEFAULT_ERROR", description="already revoked")
     def post(self, consent_id):
         """Revoke at once: the recipient's next read is refused (403)."""
         platform = current_platform()

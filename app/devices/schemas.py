@@ -43,6 +43,13 @@ class RegisterSchema(StrictSchema):
                        "(default: the registering organisation)"})
 
 
+# RFC 8037 appendix A.2's Ed25519 public key, as a JWK.
+EXAMPLE_PUBLIC_JWK = {"kty": "OKP", "crv": "Ed25519",
+                      "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}
+REGISTER_EXAMPLE = {"device_id": "scanner-hh-01", "alg": "EdDSA", "kind": "scanner",
+                    "public_key": EXAMPLE_PUBLIC_JWK}
+
+
 class PageQuerySchema(StrictSchema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     before = fields.Integer(validate=validate.Range(min=0, max=MAX_LEDGER_INDEX), metadata={

@@ -16,9 +16,9 @@ from app.platform import current_platform
 
 from . import broker_config, services
 from .schemas import (
-    DeviceEventPageSchema, DevicePageSchema, DeviceQuerySchema, DeviceSchema, DeviceWriteSchema,
-    PageQuerySchema, QuarantinePageSchema, QuarantineQuerySchema, RegisteredDeviceSchema,
-    RegisterSchema, device_fields,
+    REGISTER_EXAMPLE, DeviceEventPageSchema, DevicePageSchema, DeviceQuerySchema, DeviceSchema,
+    DeviceWriteSchema, PageQuerySchema, QuarantinePageSchema, QuarantineQuerySchema,
+    RegisteredDeviceSchema, RegisterSchema, device_fields,
 )
 
 blp = Blueprint("devices", __name__, url_prefix="/api/v1/devices",
@@ -49,7 +49,7 @@ def _with_password(response: Response, password: str) -> Response:
 @blp.route("")
 class Devices(MethodView):
     @protected(blp, *MANAGERS)
-    @blp.arguments(RegisterSchema())
+    @blp.arguments(RegisterSchema(), example=REGISTER_EXAMPLE)
     @blp.response(201, RegisteredDeviceSchema)
     @blp.alt_response(409, response="DEFAULT_ERROR", description="the device id is taken")
     def post(self, body):

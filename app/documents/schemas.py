@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 from marshmallow import RAISE, Schema, fields, validate
 
 from app.consent.schemas import ConsentId
@@ -17,20 +20,58 @@ class StrictSchema(Schema):
         unknown = RAISE
 
 
+# The content of each type, by its schema's component name (app.apidoc registers them).
+_CONTENT = {
+    "description": "the document's fields, validated strictly against the type's schema",
+    "oneOf": [{"$ref": f"#/components/schemas/{DOCUMENT_TYPES[name].schema_name}"}
+              for name in sorted(DOCUMENT_TYPES)]}
+
+
 class SubmitSchema(StrictSchema):
     type = fields.String(required=True, metadata={
         "description": "one of: " + ", ".join(sorted(DOCUMENT_TYPES)),
         "example": "commercial_invoice"})
-    content = fields.Dict(required=True, metadata={
-        "description": "the document's fields, validated strictly against the type's schema"})
+    content = fields.Dict(required=True, metadata=_CONTENT)
 
 
 class AmendSchema(StrictSchema):
-    content = fields.Dict(required=True)
+    content = fields.Dict(required=True, metadata={
+        **_CONTENT, "description": "the whole new version, of the document's own type"})
+
+
+def _base64url_json(value: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value, separators=(",", ":")).encode()) \
+        .decode().rstrip("=")
+
+
+# The shape of a signature request: the signature itself is a placeholder.
+SIGNATURE_EXAMPLE = {"jws": ".".join((
+    _base64url_json({"alg": "EdDSA", "kid": "key_shlianhua2a3b4c"}),
+    _base64url_json({"document": "doc_7h3kq2m4n5p6r7s2", "version": 1,
+                     "digest": "sha256:" + "9f86d081884c7d65" * 4}),
+    "A" * 86))}
+
+
+def amend_example() -> dict:
+    """An amendment of the commercial invoice example: a new version, whole."""
+    content = dict(DOCUMENT_TYPES["commercial_invoice"].example)
+    content["purchase_order_reference"] = content["purchase_order_reference"] + "-R1"
+    return {"content": content}
+
+
+def submit_examples() -> dict[str, dict]:
+    """A request example of each type for the OpenAPI document (its organisation
+    ids are the examples' own: use your counterparties')."""
+    return {name: {"summary": document_type.description,
+                   "value": {"type": name, "content": dict(document_type.example)}}
+            for name, document_type in sorted(DOCUMENT_TYPES.items())}
 
 
 class TransferOfferSchema(StrictSchema):
     to_org_id = OrgId(required=True)
+
+
+TRANSFER_EXAMPLE = {"to_org_id": "org_hanseaticbank234"}
 
 
 class SignatureSubmitSchema(StrictSchema):

@@ -17,10 +17,11 @@ from . import ebl, reads, services
 from .access import has_full_access, load_document, not_found
 from .listing import DocumentFilter, list_documents
 from .schemas import (
-    AccessPageSchema, AmendSchema, DocumentPageSchema, DocumentQuerySchema, DocumentViewSchema,
-    DocumentWriteSchema, PageQuerySchema, ReadQuerySchema, SignatureSchema, SignatureSubmitSchema,
-    SignatureWriteSchema, SubmitSchema, TransferOfferSchema, TransferSchema, TransferWriteSchema,
-    VersionSchema, document_fields, transfer_fields,
+    SIGNATURE_EXAMPLE, TRANSFER_EXAMPLE, AccessPageSchema, AmendSchema, DocumentPageSchema,
+    DocumentQuerySchema, DocumentViewSchema, DocumentWriteSchema, PageQuerySchema,
+    ReadQuerySchema, SignatureSchema, SignatureSubmitSchema, SignatureWriteSchema, SubmitSchema,
+    TransferOfferSchema, TransferSchema, TransferWriteSchema, VersionSchema, amend_example,
+    document_fields, submit_examples, transfer_fields,
 )
 
 blp = Blueprint("documents", __name__, url_prefix="/api/v1/documents",
@@ -51,7 +52,7 @@ def _platform_now():
 @blp.route("")
 class Documents(MethodView):
     @protected(blp, Role.FIRM)
-    @blp.arguments(SubmitSchema())
+    @blp.arguments(SubmitSchema(), examples=submit_examples())
     @blp.response(201, DocumentWriteSchema)
     def post(self, body):
         """Issue a document (version 1); answers with its notarization receipt."""
@@ -100,8 +101,11 @@ class DocumentItem(MethodView):
 @blp.route("/<document_id>/versions")
 class Versions(MethodView):
     @protected(blp, Role.FIRM)
-    @blp.arguments(AmendSchema())
+    @blp.arguments(AmendSchema(), example=amend_example())
     @blp.response(201, DocumentWriteSchema)
+    @blp.alt_response(409, response="DEFAULT_ERROR", description=(
+        "the document is cancelled or surrendered, or the amendment changes who holds the "
+        "eBL or whom the declaration is addressed to"))
     def post(self, body, document_id):
         """Amend: a new immutable version naming the digest of the one before."""
         platform, now = _platform_now()
@@ -125,6 +129,8 @@ class Versions(MethodView):
 class Cancel(MethodView):
     @protected(blp, Role.FIRM)
     @blp.response(200, DocumentWriteSchema)
+    @blp.alt_response(409, response="DEFAULT_ERROR",
+                      description="already cancelled or surrendered, or a transferred eBL")
     def post(self, document_id):
         """Cancel a document (owner only); it cannot change afterwards."""
         platform, now = _platform_now()
@@ -139,9 +145,10 @@ class Cancel(MethodView):
 @blp.route("/<document_id>/transfers")
 class Transfers(MethodView):
     @protected(blp, Role.FIRM)
-    @blp.arguments(TransferOfferSchema())
+    @blp.arguments(TransferOfferSchema(), example=TRANSFER_EXAMPLE)
     @blp.response(201, TransferWriteSchema)
-    @blp.alt_response(409, response="DEFAULT_ERROR", description="state forbids it")
+    @blp.alt_response(409, response="DEFAULT_ERROR",
+                      description="a transfer is already pending, or the eBL is surrendered")
     def post(self, body, document_id):
         """The eBL's holder offers it to another organisation (which must accept)."""
         platform, now = _platform_now()
@@ -175,6 +182,7 @@ def _decide(document_id: str, transfer_id: str, accept: bool):
 class AcceptTransfer(MethodView):
     @protected(blp, Role.FIRM)
     @blp.response(200, TransferWriteSchema)
+    @blp.alt_response(409, response="DEFAULT_ERROR", description="the transfer is already decided")
     def post(self, document_id, transfer_id):
         """Accept an offered eBL: you become its holder."""
         return _decide(document_id, transfer_id, True)
@@ -184,6 +192,7 @@ class AcceptTransfer(MethodView):
 class RejectTransfer(MethodView):
     @protected(blp, Role.FIRM)
     @blp.response(200, TransferWriteSchema)
+    @blp.alt_response(409, response="DEFAULT_ERROR", description="the transfer is already decided")
     def post(self, document_id, transfer_id):
         """Reject an offered eBL: the holder keeps it."""
         return _decide(document_id, transfer_id, False)
@@ -193,6 +202,8 @@ class RejectTransfer(MethodView):
 class Surrender(MethodView):
     @protected(blp, Role.FIRM)
     @blp.response(200, DocumentWriteSchema)
+    @blp.alt_response(409, response="DEFAULT_ERROR",
+                      description="not an eBL, already surrendered, or a transfer is pending")
     def post(self, document_id):
         """The holder surrenders the eBL to its carrier; nothing happens to it afterwards."""
         platform, now = _platform_now()
@@ -207,7 +218,7 @@ class Surrender(MethodView):
 @blp.route("/<document_id>/signatures")
 class Signatures(MethodView):
     @protected(blp, Role.FIRM)
-    @blp.arguments(SignatureSubmitSchema())
+    @blp.arguments(SignatureSubmitSchema(), example=SIGNATURE_EXAMPLE)
     @blp.response(201, SignatureWriteSchema)
     def post(self, body, document_id):
         """Record your JWS over a version's digest, verified with your registered key."""

@@ -12,6 +12,7 @@ from app.identity.models import Role
 from app.idempotency import WriteResult, perform_write
 from app.notary.receipts import receipt_for
 from app.notary.schemas_receipt import ReceiptSchema
+from app.devices.schemas import EXAMPLE_PUBLIC_JWK
 from app.platform import current_platform
 from ledger.publickeys import ALGORITHMS
 
@@ -51,7 +52,8 @@ _key = SigningKeySchema()
 @blp.route("")
 class Keys(MethodView):
     @protected(blp, Role.FIRM)
-    @blp.arguments(SigningKeyRegisterSchema())
+    @blp.arguments(SigningKeyRegisterSchema(),
+                   example={"alg": "EdDSA", "public_key": EXAMPLE_PUBLIC_JWK})
     @blp.response(201, KeyWriteSchema)
     def post(self, body):
         """Register an Ed25519 (EdDSA) or P-256 (ES256) public key."""
@@ -77,6 +79,7 @@ class Keys(MethodView):
 class RevokeKey(MethodView):
     @protected(blp, Role.FIRM)
     @blp.response(200, KeyWriteSchema)
+    @blp.alt_response(409, response="DEFAULT_ERROR", description="already revoked")
     def post(self, key_id):
         """Revoke a key: later signatures with it are refused; earlier ones stay recorded."""
         platform = current_platform()

@@ -54,6 +54,11 @@ class DocumentType:
             raise ValueError(f"{self.name}: party fields {self.party_fields} not all fields")
         object.__setattr__(self, "field_categories", MappingProxyType(dict(self.field_categories)))
 
+    @property
+    def schema_name(self) -> str:
+        """The content schema's name in the OpenAPI document, e.g. ``CommercialInvoice``."""
+        return self.schema.__name__.removesuffix("Schema")
+
     def fields_in(self, categories: set[str] | frozenset[str]) -> tuple[str, ...]:
         """The top-level fields disclosed by a consent naming ``categories``."""
         return tuple(name for name, category in self.field_categories.items()
