@@ -58,7 +58,8 @@ def main() -> int:
             _wait_logged(gateway_log, logged_before, "subscribed", stack)
             stack.start("simulator", [BIN / "tradezone", "device", "simulate", "--keys-file",
                                       devices, "--devices", "3", "--rate", str(args.rate),
-                                      "--duration", "86400"], var / "simulator.log")
+                                      "--duration", "86400", "--progress", "30"],
+                        var / "simulator.log")
         _print_welcome(args, var, broker)
         stack.wait()
     except KeyboardInterrupt:

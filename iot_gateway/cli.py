@@ -57,14 +57,18 @@ from iot_gateway.device_client import DEFAULT_MAX_IN_FLIGHT, DEFAULT_RESEND_AFTE
               "is sent again (doubling each time); after a reconnect at once.")
 @click.option("--ack-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0),
               help="Seconds to wait for the last answers after publishing.")
+@click.option("--progress", default=0.0, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds between one-line progress reports while publishing (0: none).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 def simulate_command(count: int, rate: float, duration: float, api: str | None,
                      token: str | None, keys_file: Path, shipment: str | None,
                      max_in_flight: int, resend_after: float, ack_timeout: float,
-                     as_json: bool) -> None:
+                     progress: float, as_json: bool) -> None:
     """Simulate customs edge devices publishing signed events to the broker
-    (TZ_MQTT_HOST, TZ_MQTT_PORT); exit 1 if any event stays unacknowledged."""
+    (TZ_MQTT_HOST, TZ_MQTT_PORT); exit 1 if any event stays unacknowledged.
+    SIGTERM ends the run early: unanswered events are kept for the next run."""
     import json
+    import signal
 
     from app.config import Config
     from iot_gateway.simulator import (
@@ -75,10 +79,15 @@ def simulate_command(count: int, rate: float, duration: float, api: str | None,
     options = SimulationOptions(rate=rate, duration=duration, host=config.mqtt_host,
                                 port=config.mqtt_port, shipment=shipment,
                                 max_in_flight=max_in_flight, resend_after=resend_after,
-                                ack_timeout=ack_timeout)
+                                ack_timeout=ack_timeout, progress_every=progress)
     try:
         devices = prepare_devices(keys_file, count, api, token)
-        summary = Simulation(devices, options, keys_file).run()
+        simulation = Simulation(devices, options, keys_file)
+        previous = signal.signal(signal.SIGTERM, lambda *_: simulation.stop())
+        try:
+            summary = simulation.run(report=lambda so_far: click.echo(so_far.progress_line()))
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     except SimulatorError as error:
         raise click.ClickException(str(error)) from error
     if as_json:

@@ -16,6 +16,7 @@ import os
 import random
 import secrets
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -23,6 +24,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from Crypto.PublicKey import ECC
@@ -206,6 +208,7 @@ class SimulationOptions:
     resend_after: float = DEFAULT_RESEND_AFTER  # seconds before an unanswered event goes again
     ack_timeout: float = 30.0  # how long to wait for the last answers
     connect_timeout: float = 10.0
+    progress_every: float = 0.0  # seconds between progress reports while publishing; 0: none
 
 
 @dataclass
@@ -276,6 +279,15 @@ class Summary:
         return lines
 
 
+    def progress_line(self) -> str:
+        """One line on the run so far (``--progress``)."""
+        rejected = self.count("rejected")
+        return (f"{self.elapsed:.0f} s: published {self.published}, notarized "
+                f"{self.count('notarized')}, duplicate {self.count('duplicate')}, rejected "
+                f"{rejected}{_by_reason(self.reasons('rejected'))}, "
+                f"awaiting an answer {self.unanswered}")
+
+
 def _by_reason(reasons: dict[str, int]) -> str:
     return f"  ({', '.join(f'{r} {n}' for r, n in reasons.items())})" if reasons else ""
 
@@ -339,46 +351,67 @@ class Simulation:
         self.devices, self.options, self.keys_file = devices, options, keys_file
         self.runners: list[_Runner] = []
         self._publishing = 0.0
+        self._started = 0.0
+        self._stopping = threading.Event()
 
-    def run(self) -> Summary:
+    def stop(self) -> None:
+        """End the run early (e.g. on SIGTERM): publishing and the wait for answers
+        stop, and the run saves its state and summarizes as it would at its end;
+        unanswered events stay in the keys file for the next run to send first.
+        Safe to call from a signal handler or another thread."""
+        self._stopping.set()
+
+    def progress(self) -> Summary:
+        """The run so far, for a progress report."""
+        return self._summary(time.monotonic() - self._started)
+
+    def run(self, report: Callable[[Summary], None] | None = None) -> Summary:
+        """Publish for the options' duration, wait for the answers, and summarize;
+        ``report`` gets :meth:`progress` every ``options.progress_every`` seconds."""
         self.runners = [_Runner(device, self.options, self._save_reserved)
                         for device in self.devices]
         for runner in self.runners:
             runner.reserve()
         self._save(reserved=True)
-        started = time.monotonic()
+        self._started = time.monotonic()
         try:
             for runner in self.runners:
                 runner.client.start()
             self._wait_connected()
-            self._publish_for(self.options.duration)
+            self._publish_for(self.options.duration, report)
             self._wait_for_answers(self.options.ack_timeout)
         finally:
             for runner in self.runners:
                 runner.client.stop()
             self._save(reserved=False)
-        return self._summary(time.monotonic() - started)
+        return self._summary(time.monotonic() - self._started)
 
     def _wait_connected(self) -> None:
         deadline = time.monotonic() + self.options.connect_timeout
         for runner in self.runners:
             runner.client.wait_connected(max(0.0, deadline - time.monotonic()))
 
-    def _publish_for(self, duration: float) -> None:
+    def _publish_for(self, duration: float, report: Callable[[Summary], None] | None) -> None:
         total = max(1, round(self.options.rate * duration)) if duration > 0 else 0
         start = time.monotonic()
-        while (elapsed := time.monotonic() - start) < duration:
+        every = self.options.progress_every
+        next_report = start + every
+        while (elapsed := time.monotonic() - start) < duration and not self._stopping.is_set():
             due = min(total, int(elapsed * self.options.rate) + 1)
             for runner in self.runners:
                 runner.client.service()
                 runner.publish_due(due)
+            if report is not None and every > 0 and time.monotonic() >= next_report:
+                next_report += every
+                report(self.progress())
             next_due = start + due / self.options.rate
             time.sleep(min(0.05, max(0.001, next_due - time.monotonic())))
         self._publishing = time.monotonic() - start
 
     def _wait_for_answers(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and any(len(r.client.outbox) for r in self.runners):
+        while (time.monotonic() < deadline and not self._stopping.is_set()
+               and any(len(r.client.outbox) for r in self.runners)):
             for runner in self.runners:
                 runner.client.service()
             time.sleep(0.02)

@@ -4,13 +4,19 @@ a small in-test "gateway" that verifies each event and answers on the acks topic
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
+import select
+import signal
 import stat
+import subprocess
+import sys
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -517,6 +523,35 @@ def test_the_command_prints_the_summary_and_its_exit_status_says_if_all_were_ack
 
     silent = CliRunner().invoke(main, args[:-2] + ["--ack-timeout", "0.2"], env=env)
     assert silent.exit_code == 1 and "unacknowledged" in silent.output  # nobody answers now
+
+
+def test_sigterm_ends_a_run_with_its_summary_and_its_state_saved(broker, tmp_path):
+    # make run stops the simulator with SIGTERM: it must report as it goes,
+    # and on the signal stop publishing, save where each device got to and
+    # print its summary (Python's default would end it on the spot).
+    devices, keys_file = make_devices(tmp_path, count=2)
+    env = dict(os.environ, TZ_MQTT_HOST=broker.host, TZ_MQTT_PORT=str(broker.port))
+    gateway = FakeGateway(broker, devices)
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "tradezone"), "device", "simulate", "--devices", "2",
+         "--rate", "20", "--duration", "600", "--progress", "0.2", "--keys-file", str(keys_file)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert select.select([process.stdout], [], [], 30)[0], "no progress line within 30 s"
+        progress = process.stdout.readline()
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        gateway.stop()
+    assert re.match(r"\d+ s: published \d+, notarized \d+", progress), progress
+    assert "acks by status:" in output and "unacknowledged" in output
+    saved = {device.device_id: device.next_seq for device in load_keys_file(keys_file)}
+    for device in devices:
+        used = [seq for seq, _ in gateway.received[device.device_id]]
+        assert used and saved[device.device_id] == max(used) + 1  # not the reserved bound
 
 
 def test_the_command_needs_devices_or_an_api_to_register_them(tmp_path):
