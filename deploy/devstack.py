@@ -38,7 +38,11 @@ def main() -> int:
                TZ_MQTT_PORT=str(args.mqtt_port), TZ_MQTT_USERNAME=GATEWAY_USER,
                TZ_MQTT_PASSWORD=_gateway_password(mqtt_dir / "gateway-password"))
     stack = Stack(env)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+    # Both stop everything, whatever this process inherited: a shell starts
+    # background jobs with SIGINT ignored, and Python then never raises
+    # KeyboardInterrupt for it.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     try:
         _tradezone(env, "db", "upgrade")
         if args.demo:

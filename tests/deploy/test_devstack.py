@@ -53,7 +53,13 @@ def test_devstack_runs_api_broker_gateway_and_simulator_then_stops_them(tmp_path
     finally:
         children = _children(stack.pid)
         stack.send_signal(signal.SIGINT)
-        output, _ = stack.communicate(timeout=60)
+        try:
+            output, _ = stack.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            for pid in [stack.pid, *children]:  # leave nothing running, then fail
+                _kill(pid)
+            stack.communicate()
+            raise
     assert stack.returncode == 0, output
     assert "Tradezone is running" in output
     assert len(children) == 4  # api, mosquitto, gateway, simulator
@@ -63,6 +69,13 @@ def test_devstack_runs_api_broker_gateway_and_simulator_then_stops_them(tmp_path
 def _children(pid: int) -> list[int]:
     found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
     return [int(line) for line in found.stdout.split()]
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def _alive(pid: int) -> bool:
