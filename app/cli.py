@@ -240,6 +240,11 @@ def ledger_check(ctx: click.Context) -> None:
     verifier = ledger.NoteVerifier.from_verifier_key(platform.notary.signer.verifier_key)
     bar = ProgressBar(sys.stderr, label="checking")
     with platform.db.read() as session:
+        if platform.db.dialect == "postgresql":
+            # One snapshot for the head, the checkpoints and every chunk of
+            # leaves, as SQLite's read transaction is: under READ COMMITTED an
+            # append committed meanwhile read as a head behind its entries.
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         log = SqlLog(session.connection())
         size = log.size
         checkpoints = [StoredCheckpointRow(c.size, c.root_hash, c.note)

@@ -124,3 +124,30 @@ def test_token_commands_refuse_what_no_database_takes_in_one_line(cli_env, args,
     assert isinstance(result.exception, SystemExit)
     assert message in result.stderr
     assert ledger_size(cli_env) == 2  # the organisation's two entries only
+
+
+def test_ledger_check_of_a_log_growing_meanwhile_reports_no_problem(cli_env, monkeypatch):
+    # The check reads the head, the checkpoints, then the leaves in chunks:
+    # an append committed between those reads (the gateway running) must not
+    # read as a head contradicting the stored entries (PostgreSQL's READ
+    # COMMITTED gives each statement its own snapshot).
+    from app.notary.service import PendingEntry, make_entry
+    from app.platform import build_platform
+    from ledger.sqlstore import SqlLog
+
+    run(cli_env, "db", "upgrade")
+    run(cli_env, "org", "create", "Acme", "--role", "firm")
+    writer = build_platform(Config.from_env(cli_env))
+    iter_checkpoints = SqlLog.iter_checkpoints
+
+    def append_first(log):
+        with writer.db.write() as session:
+            writer.notary.record(session, [PendingEntry(make_entry("test.meanwhile", "operator",
+                                                                   writer.now()))])
+        return iter_checkpoints(log)
+
+    monkeypatch.setattr(SqlLog, "iter_checkpoints", append_first)
+    result = CliRunner().invoke(main, ["ledger", "check"], env=cli_env)
+    writer.db.dispose()
+    assert result.exit_code == 0, result.output
+    assert "2 entries, 2 checkpoints checked, 0 problems" in result.output
