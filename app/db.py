@@ -114,7 +114,10 @@ def _configure_sqlite_connection(dbapi_connection, _record) -> None:
     # implicit BEGIN cannot be made IMMEDIATE).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON",
+    # synchronous=FULL: a commit is on disk before it is answered (a receipt,
+    # an MQTT acknowledgement). NORMAL would lose the last commits on a power
+    # loss, and the log could then sign another root for a size it showed.
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON",
                    "busy_timeout=30000"):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()

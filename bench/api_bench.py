@@ -1198,7 +1198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if settings.postgres:
             from tests.services.postgres import PostgresCluster
             log_progress("starting a throwaway PostgreSQL cluster on 127.0.0.1")
-            pg = stack.enter_context(PostgresCluster())
+            pg = stack.enter_context(PostgresCluster(durable=True))
             pg.create_database("tradezone_api_bench")
             pg.create_database("baseline_api_bench")
             app_url, base_url, backend = (pg.url("tradezone_api_bench"),

@@ -480,7 +480,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 from tests.services.postgres import PostgresCluster
                 log_progress("postgresql: starting a throwaway cluster on 127.0.0.1")
-                pg = stack.enter_context(PostgresCluster())
+                pg = stack.enter_context(PostgresCluster(durable=True))
                 pg.create_database("audit_bench")
                 url = pg.url("audit_bench")
             run_backend(backend, url, settings, workdir, results)

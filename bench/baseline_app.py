@@ -4,7 +4,7 @@ inserts one row and answers 201 with JSON.
 It is what ``bench/api_bench.py`` compares the Tradezone API with: the same
 gunicorn (worker class and count), the same load generator and request body,
 the same database engine as the app (``app.db.make_engine``: on SQLite WAL,
-synchronous=NORMAL, busy_timeout, and the app writers' queue and ``BEGIN IMMEDIATE``),
+synchronous=FULL, busy_timeout, and the app writers' queue and ``BEGIN IMMEDIATE``),
 but no authentication, validation, notarization or signing: one SQLAlchemy
 Core ``INSERT`` of the request body per request, in its own transaction.
 

@@ -248,7 +248,7 @@ def make_setup(stack: ExitStack, settings: Settings, workdir: Path) -> Setup:
     if settings.postgres:
         from tests.services.postgres import PostgresCluster
         log_progress("starting a throwaway PostgreSQL cluster on 127.0.0.1")
-        pg = stack.enter_context(PostgresCluster())
+        pg = stack.enter_context(PostgresCluster(durable=True))
         pg.create_database("gateway_template")
         url = pg.url("gateway_template")
 

@@ -196,13 +196,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             if backend == "sqlite":
                 connection = sqlite3.connect(workdir / "insert.sqlite3")
                 connection.execute("PRAGMA journal_mode=WAL")
-                connection.execute("PRAGMA synchronous=NORMAL")
+                connection.execute("PRAGMA synchronous=FULL")
                 mark = "?"
             else:
                 import psycopg
                 from tests.services.postgres import PostgresCluster
                 log_progress("postgresql: starting a throwaway cluster on 127.0.0.1")
-                cluster = stack.enter_context(PostgresCluster())
+                cluster = stack.enter_context(PostgresCluster(durable=True))
                 cluster.create_database("insert_bench")
                 connection = psycopg.connect(cluster.conninfo("insert_bench"))
                 mark = "%s"

@@ -15,7 +15,7 @@ What each figure includes (the table repeats it in short):
 - ``append_per_s``: already-encoded leaf bytes through ``SqlLog.append`` in
   batches of ``--batch`` entries, each batch in its own ``Database.write()``
   transaction (SQLite: ``BEGIN IMMEDIATE`` ... ``COMMIT`` with the app's pragmas,
-  WAL + synchronous=NORMAL), so it includes hashing, SQLAlchemy, the driver and
+  WAL + synchronous=FULL), so it includes hashing, SQLAlchemy, the driver and
   the commit. Each transaction also signs and stores a checkpoint of the new
   tree, like ``Notary.record``; that part is timed separately
   (``checkpoint_us``) and left out of ``append_per_s``.
@@ -31,7 +31,7 @@ What each figure includes (the table repeats it in short):
   head row.
 - ``pymerkle_*``: ``pymerkle.SqliteTree`` on its own file, the same leaf bytes
   through ``append_entries`` one batch (= one transaction) at a time, with the
-  same pragmas as the app (WAL, synchronous=NORMAL) for a like-for-like commit
+  same pragmas as the app (WAL, synchronous=FULL) for a like-for-like commit
   cost. Its hashing is RFC 9162 too; the benchmark checks both logs have the
   same root.
 - ``inclusion_us_*``: ``prove.inclusion_proof(index, size)`` +
@@ -104,7 +104,7 @@ perf = time.perf_counter
 
 GOAL_APPEND_PER_S = 50_000
 GOAL_PROOF_US = 200.0
-SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL")  # what app.db sets for writes
+SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=FULL")  # what app.db sets for writes
 COLD_REPEATS = 3
 CHUNK = 10_000
 
@@ -909,7 +909,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 from tests.services.postgres import PostgresCluster
                 log_progress("postgresql: starting a throwaway cluster on 127.0.0.1")
-                pg = stack.enter_context(PostgresCluster())
+                pg = stack.enter_context(PostgresCluster(durable=True))
                 for name in ("ledger_bench", "notary_bench", "raw_bench"):
                     pg.create_database(name)
                 setup = BackendSetup(

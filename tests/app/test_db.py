@@ -20,6 +20,21 @@ def test_only_file_databases_have_a_writer_queue(tmp_path):
     assert writer_queue_for("postgresql+psycopg://u@127.0.0.1:1/db") is None
 
 
+def test_sqlite_commits_are_on_disk_before_they_are_answered(tmp_path):
+    """WAL with synchronous=FULL: a commit survives a power loss (NORMAL may
+    lose the last ones, and with them checkpoints already handed out)."""
+    database = Database(f"sqlite:///{tmp_path}/app.db")
+    try:
+        for connect in (database.write, database.read):
+            with connect() as session:
+                assert session.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+                assert session.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
+        with database.autocommit() as connection:
+            assert connection.execute(text("PRAGMA synchronous")).scalar() == 2
+    finally:
+        database.dispose()
+
+
 def _take_turn(queue, started, done) -> None:
     started.set()
     with queue.turn():

@@ -25,16 +25,15 @@ from .ports import free_port, port_is_open
 PG_ROOT = Path("/usr/lib/postgresql")
 SUPERUSER = "postgres"
 
-# Durability off: the data dies with the test run anyway, and this makes
-# CREATE DATABASE and commits much faster.
 SERVER_SETTINGS = {
     "listen_addresses": "127.0.0.1",
-    "fsync": "off",
-    "synchronous_commit": "off",
-    "full_page_writes": "off",
     "max_connections": "200",
     "shared_buffers": "128MB",
 }
+# Durability off for tests: the data dies with the test run anyway, and this
+# makes CREATE DATABASE and commits much faster. Benchmarks keep PostgreSQL's
+# durable defaults (durable=True), as production does.
+NOT_DURABLE = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 
 class PostgresError(RuntimeError):
@@ -67,8 +66,9 @@ class PostgresCluster:
 
     host = "127.0.0.1"
 
-    def __init__(self, startup_timeout: float = 30.0):
+    def __init__(self, startup_timeout: float = 30.0, durable: bool = False):
         self.startup_timeout = startup_timeout
+        self.settings = SERVER_SETTINGS if durable else {**SERVER_SETTINGS, **NOT_DURABLE}
         self.bin_dir: Path | None = None
         self.base_dir: Path | None = None
         self.port: int | None = None
@@ -218,7 +218,7 @@ class PostgresCluster:
         self.port = free_port()
         argv = [self._bin("postgres"), "-D", str(self.data_dir),
                 "-p", str(self.port), "-k", str(sock_dir)]
-        for key, value in SERVER_SETTINGS.items():
+        for key, value in self.settings.items():
             argv += ["-c", f"{key}={value}"]
         self._log = open(self.log_path, "ab")
         self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._log,
