@@ -42,7 +42,7 @@ class OrderedHandoff(Generic[T, U]):
 
     def put(self, ticket: int, result: U | None) -> None:
         """Queue ``result`` once every earlier ticket is in; ``None`` only
-        passes the turn on (a batch given up on while stopping)."""
+        passes the turn on (nothing was taken)."""
         with self._turn:
             self._turn.wait_for(lambda: self._next_to_put == ticket)
             if result is not None:

@@ -35,25 +35,42 @@ class CheckPool:
     def __init__(self, workers: int, chunks_per_worker: int = 2) -> None:
         self.workers = workers
         self._chunks = max(1, workers * chunks_per_worker)
+        self._replacing = threading.Lock()  # both checker threads see a pool break
         self._pool: ProcessPoolExecutor | None = self._start_pool() if workers > 0 else None
 
     def run(self, jobs: Sequence[MessageJob]) -> list[Verdict]:
         """One verdict per job, in order."""
-        if self._pool is None or len(jobs) < 2:
+        pool = self._pool
+        if pool is None or len(jobs) < 2:
             return verify_messages(jobs)
         size = -(-len(jobs) // min(self._chunks, len(jobs)))
         chunks = [jobs[start:start + size] for start in range(0, len(jobs), size)]
         try:
-            futures = [self._pool.submit(verify_packed, pack_jobs(chunk)) for chunk in chunks]
+            futures = [pool.submit(verify_packed, pack_jobs(chunk)) for chunk in chunks]
             return [unpack_verdict(job, wire) for chunk, future in zip(chunks, futures)
                     for job, wire in zip(chunk, future.result(), strict=True)]
         except BrokenProcessPool:
             # A worker died (OOM killer, a stray SIGKILL): start new ones; the
             # caller retries the batch.
             log_event(log, logging.ERROR, "check_worker_died")
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = self._start_pool()
+            self._replace(pool)
             raise
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        """Start a new pool in place of ``broken``, once (the other checker
+        thread may have done it already), and end what is left of the old one."""
+        with self._replacing:
+            if self._pool is not broken:
+                return
+            # The executor ends a broken pool's other workers with SIGTERM,
+            # which they ignore (_init_worker); left alone they wait forever
+            # (for a queue lock the dead worker may have held), and so does
+            # the executor's thread joining them, which hangs the gateway's
+            # exit. SIGKILL them instead.
+            for process in list((broken._processes or {}).values()):
+                process.kill()
+            broken.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._start_pool()
 
     def close(self) -> None:
         if self._pool is not None:

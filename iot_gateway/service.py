@@ -45,6 +45,7 @@ from .topics import acks_topic
 
 log = logging.getLogger("iot_gateway")
 _STOP = object()
+_GAVE_UP = object()  # in the writer's queue: a batch whose checks were given up
 RETRY_MAX_S = 10.0
 SPLIT_AFTER = 3  # failed attempts before a batch is split to find a poison message
 
@@ -122,9 +123,10 @@ class Gateway:
             while not self._stopping.is_set():
                 ticket, batch = self._batches.take(lambda: self.inbox.take(
                     self.options.batch_size, self.options.batch_ms / 1000))
-                checked = None
+                checked = _GAVE_UP if batch else None  # the writer commits nothing after it
                 try:
-                    checked = self._check(batch) if batch else None
+                    if batch:
+                        checked = self._check(batch) or _GAVE_UP
                 finally:  # later tickets wait for this one, whatever happens
                     self._batches.put(ticket, checked)
         finally:
@@ -144,14 +146,22 @@ class Gateway:
     # -- writer thread -----------------------------------------------------------
 
     def _run_writer(self) -> None:
+        # Once a batch is not committed, no later one may be: the broker
+        # redelivers that batch at the next start, and an event of it whose
+        # device had a later seq committed meanwhile would be a replay.
+        held_back = False
         while True:
             batch = self._handoff.get()
             if batch is _STOP:
                 return
+            if held_back or batch is _GAVE_UP:
+                held_back = True
+                continue
             try:
                 outcomes = self._commit(batch)
             except _GiveUp:
-                continue  # stopping with the database unreachable: nothing is acked
+                held_back = True  # stopping with the database unreachable: nothing is acked
+                continue
             except Exception:
                 # Not even a quarantine row could be written. Acks must stay in
                 # order, so nothing after this batch could be acknowledged: stop,
@@ -159,6 +169,7 @@ class Gateway:
                 log_event(log, logging.CRITICAL, "writer_failed", exc_info=True)
                 self.fatal = True
                 self.finished.set()
+                held_back = True
                 continue
             self._settle(batch, outcomes)
 

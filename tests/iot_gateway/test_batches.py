@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import queue
+import threading
+import time
 from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
 from app.devices.models import Device, DeviceEvent, DeviceStatus, QuarantinedEvent
 from iot_gateway import service
 from iot_gateway.checks import BatchChecker
 from iot_gateway.config import GatewayOptions
+from iot_gateway.handoff import OrderedHandoff
 from iot_gateway.messages import Received
 from iot_gateway.registry import load_devices
 from iot_gateway.service import Gateway
@@ -176,6 +181,79 @@ def test_a_message_that_cannot_even_be_quarantined_stops_the_gateway(platform, c
         gateway.stop()
     assert gateway.fatal and gateway.finished.is_set()
     assert gateway.metrics.batch_failures._value.get() == 6  # 3 as it was, 3 as internal_error
+
+
+def test_nothing_is_committed_after_a_batch_given_up_while_stopping(platform, config,
+                                                                    register, run_batch):
+    # SIGTERM while batch 1 waits out a busy database: batch 1 is given up
+    # (unacknowledged, redelivered at restart). Batch 2, already checked, must
+    # not be committed when the database answers again: its seq 2 would make
+    # the redelivered seq 1 a replay, and a good event would be quarantined.
+    a = register()
+    one, two = a.sign(a.event(1)), a.sign(a.event(2))
+    gateway = Gateway(platform, config, GatewayOptions(metrics_port=0, verify_workers=0))
+    real_commit = gateway.store.commit
+
+    def busy_until_stopping(batch):
+        if not gateway._stopping.is_set():
+            gateway._stopping.set()  # SIGTERM comes during the retry
+            raise OperationalError("INSERT", {}, Exception("database is locked"))
+        return real_commit(batch)
+
+    gateway.store.commit = busy_until_stopping
+    gateway._handoff = queue.Queue()  # the checkers' queue holds only two batches
+    gateway._handoff.put(gateway.checker.check([received(a, one)]))
+    gateway._handoff.put(gateway.checker.check([received(a, two)]))
+    gateway._handoff.put(service._STOP)
+    try:
+        gateway._run_writer()
+    finally:
+        gateway.stop()
+    assert snapshot(platform)["device_events"] == 0
+    # The restart: the broker redelivers both.
+    outcomes = run_batch([received(a, one, dup=True), received(a, two, dup=True)])
+    assert [o[:3] for o in outcomes] == [("notarized", 1, None), ("notarized", 2, None)]
+
+
+def test_nothing_is_committed_after_a_batch_whose_checks_were_given_up(platform, config,
+                                                                       register, run_batch):
+    # The same when batch 1's checks (its device lookup) failed until SIGTERM
+    # while the other checker thread had checked batch 2.
+    a = register()
+    one, two = a.sign(a.event(1)), a.sign(a.event(2))
+    gateway = Gateway(platform, config, GatewayOptions(metrics_port=0, verify_workers=0))
+    gateway._batches = OrderedHandoff(2, closed=service._STOP)
+    gateway._handoff = gateway._batches.queue
+    real_check = gateway.checker.check
+    two_checked = threading.Event()
+    waiting = [[received(a, one)], [received(a, two)]]
+
+    def take(count, wait_s):
+        time.sleep(0.01)
+        return waiting.pop(0) if waiting else []
+
+    def check(batch):
+        if batch[0].payload == two:
+            two_checked.set()
+            return real_check(batch)
+        two_checked.wait(10)
+        gateway._stopping.set()  # SIGTERM while the lookup keeps failing
+        raise OperationalError("SELECT", {}, Exception("database is locked"))
+
+    gateway.inbox.take, gateway.checker.check = take, check
+    checkers = [threading.Thread(target=gateway._run_checker) for _ in range(2)]
+    for thread in checkers:
+        thread.start()
+    try:
+        gateway._run_writer()
+    finally:
+        for thread in checkers:
+            thread.join(10)
+        gateway.stop()
+    assert two_checked.is_set()
+    assert snapshot(platform)["device_events"] == 0
+    outcomes = run_batch([received(a, one, dup=True), received(a, two, dup=True)])
+    assert [o[:3] for o in outcomes] == [("notarized", 1, None), ("notarized", 2, None)]
 
 
 def test_stored_event_rows_hold_every_field(platform, register, run_batch):

@@ -264,3 +264,54 @@ def test_sigterm_mid_stream_finishes_the_batch_and_exits_cleanly(platform, confi
         gateway.stop()
         if side is not None:
             side.close()
+
+
+def _check_workers(gateway: GatewayProcess) -> set[int]:
+    """The gateway's check worker processes (not multiprocessing's resource tracker)."""
+    workers = set()
+    for pid in gateway.children():
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"resource_tracker" not in command:
+            workers.add(pid)
+    return workers
+
+
+def _reads_a_pipe(pid: int) -> bool:
+    try:
+        return "pipe" in Path(f"/proc/{pid}/wchan").read_text()
+    except OSError:
+        return False
+
+
+def test_a_killed_check_worker_is_replaced_and_sigterm_still_exits(platform, config, own_broker,
+                                                                   register, tmp_path):
+    devices, events = signed_stream(register, per_device=100)
+    env = gateway_env(config, own_broker, f"gw-worker-{uuid.uuid4().hex[:6]}")
+    gateway = GatewayProcess(env, tmp_path / "gateway.log")
+    side = None
+    try:
+        gateway.start()
+        workers = _check_workers(gateway)
+        assert len(workers) == 2
+        # As the OOM killer would; the idle worker that reads the call queue
+        # (the other waits for the queue's lock, which this one holds).
+        os.kill(max(workers, key=_reads_a_pipe), signal.SIGKILL)
+        side = DeviceSide(own_broker.host, own_broker.port)
+        for device_id, token in events:
+            side.publish(device_id, token)
+        assert wait_until(lambda: notarized_count(platform) == len(events), timeout=120)
+        assert '"event":"check_worker_died"' in gateway.log_text()
+        # The broken pool's other worker does not outlive it: only the new pool's two remain.
+        assert wait_until(lambda: not (workers & set(_all_pids())), timeout=10), \
+            "a worker of the broken pool was left behind"
+        assert len(_check_workers(gateway)) == 2
+        assert gateway.signal(signal.SIGTERM, timeout=30) == 0
+        resend_until_answered(side, events)
+        check_exactly_once(platform, devices, per_device=100)
+    finally:
+        gateway.stop()
+        if side is not None:
+            side.close()
