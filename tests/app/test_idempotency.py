@@ -101,20 +101,14 @@ def _hold_first_call(monkeypatch, module, name):
     return release, reached
 
 
-def test_a_retry_racing_a_registration_gets_the_first_answer(app, cast, snapshot, monkeypatch,
-                                                             lock_waiters):
-    # The retry arrives while the first request is still in its transaction:
-    # its registration then fails on the id the first one inserted (a 409 from
-    # the device service). The retry must get the first answer all the same.
-    release, reached = _hold_first_call(monkeypatch, device_services, "register")
-    request = {"device_id": "gate-1", "alg": "EdDSA", "kind": "scanner",
-               "public_key": public_pem(generate_private_key("EdDSA"), "EdDSA")}
-    headers = {**cast.customs.headers, "Idempotency-Key": "register-gate-1"}
-    before = snapshot()
+def _first_and_racing_retry(app, path, headers, body, release, reached, lock_waiters) -> dict:
+    """POST the same request twice: the retry is sent while the first is held
+    inside its transaction (``_hold_first_call``), and the first is released once
+    the retry waits for a lock. Both answers, as ``first`` and ``retry``."""
     answers = {}
 
     def send(name):
-        answers[name] = app.test_client().post("/api/v1/devices", headers=headers, json=request)
+        answers[name] = app.test_client().post(path, headers=headers, json=body)
 
     first, retry = (threading.Thread(target=send, args=(name,)) for name in ("first", "retry"))
     first.start()
@@ -125,6 +119,21 @@ def test_a_retry_racing_a_registration_gets_the_first_answer(app, cast, snapshot
     for thread in (first, retry):
         thread.join(timeout=30)
         assert not thread.is_alive()
+    return answers
+
+
+def test_a_retry_racing_a_registration_gets_the_first_answer(app, cast, snapshot, monkeypatch,
+                                                             lock_waiters):
+    # The retry arrives while the first request is still in its transaction:
+    # its registration then fails on the id the first one inserted (a 409 from
+    # the device service). The retry must get the first answer all the same.
+    release, reached = _hold_first_call(monkeypatch, device_services, "register")
+    request = {"device_id": "gate-1", "alg": "EdDSA", "kind": "scanner",
+               "public_key": public_pem(generate_private_key("EdDSA"), "EdDSA")}
+    headers = {**cast.customs.headers, "Idempotency-Key": "register-gate-1"}
+    before = snapshot()
+    answers = _first_and_racing_retry(app, "/api/v1/devices", headers, request, release,
+                                      reached, lock_waiters)
     assert answers["first"].status_code == 201, answers["first"].get_json()
     assert answers["retry"].status_code == 201, answers["retry"].get_json()
     assert answers["retry"].headers["Idempotent-Replayed"] == "true"
@@ -142,21 +151,8 @@ def test_a_retry_racing_a_cancellation_gets_the_first_answer(app, client, cast, 
     release, reached = _hold_first_call(monkeypatch, document_services, "cancel")
     headers = {**cast.exporter.headers, "Idempotency-Key": "cancel-1"}
     before = snapshot()
-    answers = {}
-
-    def send(name):
-        answers[name] = app.test_client().post(f"/api/v1/documents/{invoice['id']}/cancel",
-                                               headers=headers)
-
-    first, retry = (threading.Thread(target=send, args=(name,)) for name in ("first", "retry"))
-    first.start()
-    assert reached.wait(30)
-    retry.start()
-    lock_waiters()
-    release.set()
-    for thread in (first, retry):
-        thread.join(timeout=30)
-        assert not thread.is_alive()
+    answers = _first_and_racing_retry(app, f"/api/v1/documents/{invoice['id']}/cancel", headers,
+                                      None, release, reached, lock_waiters)
     assert answers["first"].status_code == 200, answers["first"].get_json()
     assert answers["retry"].status_code == 200, answers["retry"].get_json()
     assert answers["retry"].get_json() == answers["first"].get_json()
