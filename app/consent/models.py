@@ -7,9 +7,6 @@ from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UtcDateTime
-from app.identity.tokens import identifier_pattern
-
-CONSENT_ID_PATTERN = identifier_pattern("cns_")
 
 
 class ConsentStatus(str, enum.Enum):

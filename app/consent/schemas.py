@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from app.documents.models import DOCUMENT_ID_PATTERN
 from app.documents.types import DATA_CATEGORIES, DOCUMENT_TYPES
-from app.documents.types.fields import OrgId, Pattern, storable_text, utc_representable
+from app.documents.types.fields import (
+    ConsentId, DocumentId, OrgId, storable_text, utc_representable,
+)
 from app.notary.schemas_receipt import ReceiptSchema
 
-from .models import CONSENT_ID_PATTERN
 from .services import ACTIONS
-
-
-def ConsentId(**kwargs) -> Pattern:  # noqa: N802
-    """A consent id: ``cns_`` and 16 lower-case base32 characters."""
-    return Pattern(CONSENT_ID_PATTERN, "Not a consent id (cns_ and 16 lower-case base32 "
-                   "characters).", **kwargs)
 
 
 class GrantSchema(Schema):
@@ -27,9 +21,7 @@ class GrantSchema(Schema):
     purpose = fields.String(required=True, validate=[validate.Length(min=3, max=2000),
                                                      storable_text], metadata={
         "description": "why the recipient may read (PIPL art. 17, GDPR art. 7); kept off the ledger"})
-    document_ids = fields.List(Pattern(DOCUMENT_ID_PATTERN, "Not a document id (doc_ and 16 "
-                                       "lower-case base32 characters)."),
-                               load_default=list, validate=validate.Length(max=500))
+    document_ids = fields.List(DocumentId(), load_default=list, validate=validate.Length(max=500))
     document_types = fields.List(fields.String(validate=validate.OneOf(sorted(DOCUMENT_TYPES))),
                                  load_default=list)
     data_categories = fields.List(fields.String(validate=validate.OneOf(DATA_CATEGORIES)),

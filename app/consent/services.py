@@ -9,7 +9,6 @@ purpose stays off the ledger.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,11 +21,11 @@ from app.documents.types import DOCUMENT_TYPES
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from app.identity.auth import Principal
 from app.identity.models import Organization, Role
-from app.identity.tokens import new_identifier
+from app.identity.tokens import is_identifier, new_identifier
 from app.notary.service import Notarized, Notary, PendingEntry, make_entry
 from ledger import utc_timestamp
 
-from .models import CONSENT_ID_PATTERN, Consent, ConsentStatus
+from .models import Consent, ConsentStatus
 from .policy import ExportPolicy, ExportRefused, PolicyError
 
 ACTIONS = ("read",)
@@ -98,7 +97,7 @@ def revoke(session: Session, notary: Notary, principal: Principal, consent_id: s
 def visible_consent(session: Session, principal: Principal, consent_id: str,
                     for_update: bool = False) -> Consent:
     """A consent its owner, its recipient or a regulator may see; 404 for others."""
-    if re.fullmatch(CONSENT_ID_PATTERN, consent_id) is None:  # e.g. a NUL, which no query takes
+    if not is_identifier(consent_id, "cns_"):  # e.g. a NUL, which no query takes
         raise NotFound(f"consent {consent_id} not found")
     query = select(Consent).where(Consent.id == consent_id)
     consent = session.scalar(query.with_for_update() if for_update else query)

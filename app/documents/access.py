@@ -8,16 +8,15 @@ and cannot even learn that a document exists otherwise (404).
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import NotFound
 from app.identity.auth import Principal
 from app.identity.models import Role
+from app.identity.tokens import is_identifier
 
-from .models import BILL_OF_LADING, DOCUMENT_ID_PATTERN, Document, EblTransfer, TransferStatus
+from .models import BILL_OF_LADING, Document, EblTransfer, TransferStatus
 
 
 def has_full_access(session: Session, principal: Principal, document: Document) -> bool:
@@ -41,7 +40,7 @@ def load_document(session: Session, document_id: str, *, for_update: bool = Fals
     that a foreign key to the document takes: a signature or an access logged
     meanwhile holds the ledger's head while it inserts its row, and waiting
     for it there would deadlock with a writer waiting for the head)."""
-    if re.fullmatch(DOCUMENT_ID_PATTERN, document_id) is None:  # e.g. a NUL, which no query takes
+    if not is_identifier(document_id, "doc_"):  # e.g. a NUL, which no query takes
         raise NotFound(f"document {document_id} not found")
     query = select(Document).where(Document.id == document_id)
     if for_update:

@@ -8,7 +8,6 @@ step is a ledger entry.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from sqlalchemy import select
@@ -17,11 +16,11 @@ from sqlalchemy.orm import Session
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from app.identity.auth import Principal
 from app.identity.models import Organization, Role
-from app.identity.tokens import new_identifier
+from app.identity.tokens import is_identifier, new_identifier
 from app.notary.service import Notarized, Notary, PendingEntry, make_entry
 
 from .access import has_full_access, load_document, not_found
-from .models import TRANSFER_ID_PATTERN, Document, DocumentStatus, EblTransfer, TransferStatus
+from .models import Document, DocumentStatus, EblTransfer, TransferStatus
 from .services import BILL_OF_LADING, FINAL_STATES, document_refs
 
 
@@ -55,7 +54,7 @@ def decide_transfer(session: Session, notary: Notary, principal: Principal, docu
         raise not_found(document_id)
     # Not a transfer id (e.g. with a NUL, which no query takes): no such transfer.
     transfer = (session.get(EblTransfer, transfer_id)
-                if re.fullmatch(TRANSFER_ID_PATTERN, transfer_id) else None)
+                if is_identifier(transfer_id, "xfr_") else None)
     if transfer is None or transfer.document_id != document.id:
         raise NotFound(f"transfer {transfer_id} not found")
     if transfer.to_org_id != principal.org_id:

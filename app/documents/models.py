@@ -8,11 +8,8 @@ from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Index, Integer, Strin
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UtcDateTime
-from app.identity.tokens import identifier_pattern
 
 DIGEST_LENGTH = 71  # "sha256:" + 64 hex digits
-DOCUMENT_ID_PATTERN = identifier_pattern("doc_")
-TRANSFER_ID_PATTERN = identifier_pattern("xfr_")
 
 
 class DocumentStatus(str, enum.Enum):

@@ -7,11 +7,10 @@ import json
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from app.consent.schemas import ConsentId
 from app.notary.schemas_receipt import ReceiptSchema
 
 from .models import DocumentStatus
-from .types.fields import OrgId, utc_representable
+from .types.fields import ConsentId, OrgId, utc_representable
 from .types import DOCUMENT_TYPES
 
 

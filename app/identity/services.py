@@ -6,7 +6,6 @@ in the same transaction. Entries carry identifiers only: no names, no secrets.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,13 +18,10 @@ from app.notary.service import Notary, PendingEntry, make_entry
 
 from .models import ApiToken, Organization, Role
 from .tokens import (
-    TokenText, hash_secret, identifier_pattern, new_identifier, new_token, parse_token,
-    secret_matches,
+    TokenText, hash_secret, is_identifier, new_identifier, new_token, parse_token, secret_matches,
 )
 
 OPERATOR = "operator"  # the actor of changes made with the command line
-_ORG_ID = re.compile(identifier_pattern("org_"))
-_TOKEN_ID = re.compile(identifier_pattern(""))
 # Control characters (NUL among them), line breaks and unpaired surrogates: no
 # column, terminal or UTF-8 encoder takes them as a name or label.
 _REFUSED_CATEGORIES = ("Cc", "Cs", "Zl", "Zp")
@@ -68,7 +64,7 @@ def create_organization(session: Session, notary: Notary, name: str, role: Role,
 def create_token(session: Session, notary: Notary, org_id: str, now: datetime,
                  label: str | None = None, actor: str = OPERATOR) -> IssuedToken:
     """A new token for ``org_id``; the returned text is the only copy of the secret."""
-    if not _ORG_ID.fullmatch(org_id) or session.get(Organization, org_id) is None:
+    if not is_identifier(org_id, "org_") or session.get(Organization, org_id) is None:
         raise NotFound(f"organisation {org_id} does not exist")
     if label is not None:
         label = _checked_text("token label", label, 100)
@@ -92,7 +88,7 @@ def revoke_token(session: Session, notary: Notary, token_id: str, now: datetime,
     """Revoke a token at once; revoking twice is a conflict."""
     # Locked: a concurrent revocation commits first and this one is then a conflict.
     token = (session.get(ApiToken, token_id, with_for_update=True)
-             if _TOKEN_ID.fullmatch(token_id) else None)
+             if is_identifier(token_id, "") else None)
     if token is None:
         raise NotFound(f"token {token_id} does not exist")
     if token.revoked_at is not None:

@@ -41,6 +41,11 @@ def identifier_pattern(prefix: str, length: int = 16) -> str:
     return rf"^{re.escape(prefix)}[a-z2-7]{{{length}}}$"
 
 
+def is_identifier(value: str, prefix: str, length: int = 16) -> bool:
+    """Whether ``value`` could be a ``new_identifier(prefix, length)``."""
+    return re.fullmatch(identifier_pattern(prefix, length), value) is not None
+
+
 def new_token() -> TokenText:
     return TokenText(new_identifier("", 16), secrets.token_urlsafe(32))
 

@@ -7,9 +7,6 @@ from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Tex
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UtcDateTime
-from app.identity.tokens import identifier_pattern
-
-KEY_ID_PATTERN = identifier_pattern("key_")
 
 
 class SigningKey(Base):

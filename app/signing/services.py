@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from datetime import datetime
 from typing import Any
 
@@ -23,12 +22,12 @@ from app.documents.models import Document, DocumentVersion
 from app.documents.services import document_refs
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.identity.auth import Principal
-from app.identity.tokens import new_identifier
+from app.identity.tokens import is_identifier, new_identifier
 from app.notary.service import Notarized, Notary, PendingEntry, make_entry
 from ledger.jws import JwsError, parse_compact, verify_jws
 from ledger.publickeys import KeyFormatError, load_public_key
 
-from .models import KEY_ID_PATTERN, DocumentSignature, SigningKey
+from .models import DocumentSignature, SigningKey
 
 
 def _invalid(field: str, message: str) -> ValidationFailed:
@@ -115,7 +114,7 @@ def _registered_key(session: Session, key_id: str,
     """The key with this id, or None; an id that is not a key id (e.g. with a
     NUL, which no query takes) names no key. ``lock``: lock its row, as
     ``Session.get``'s ``with_for_update`` takes it (True: FOR UPDATE)."""
-    if re.fullmatch(KEY_ID_PATTERN, key_id) is None:
+    if not is_identifier(key_id, "key_"):
         return None
     return session.get(SigningKey, key_id, with_for_update=lock)
 

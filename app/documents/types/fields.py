@@ -20,7 +20,6 @@ from app.identity.tokens import identifier_pattern
 
 DECIMAL_PATTERN = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$"
 TEXT_PATTERN = r"^\S(?:.*\S)?$"  # the DCSA pattern: no blank text, no edge whitespace
-ORG_ID_PATTERN = identifier_pattern("org_")
 
 
 def _with(validators: Any, *first: Any) -> list:
@@ -227,11 +226,27 @@ def _iso6346_value(char: str) -> int:
     return value + (value - 1) // 10  # skip 11, 22, 33
 
 
-def OrgId(**kwargs: Any) -> Pattern:  # noqa: N802
-    """A Tradezone organisation id: ``org_`` and 16 lower-case base32 characters."""
-    kwargs.setdefault("metadata", {}).setdefault("example", "org_abcdefgh23456723")
-    return Pattern(ORG_ID_PATTERN, "Not a Tradezone organisation id (org_ and 16 lower-case "
+def Identifier(prefix: str, what: str, **kwargs: Any) -> Pattern:  # noqa: N802
+    """An id as ``app.identity.tokens.new_identifier(prefix)`` makes them:
+    ``prefix`` and 16 lower-case base32 characters; ``what`` names it in the error."""
+    return Pattern(identifier_pattern(prefix), f"Not {what} ({prefix} and 16 lower-case "
                    "base32 characters).", **kwargs)
+
+
+def OrgId(**kwargs: Any) -> Pattern:  # noqa: N802
+    """A Tradezone organisation id."""
+    kwargs.setdefault("metadata", {}).setdefault("example", "org_abcdefgh23456723")
+    return Identifier("org_", "a Tradezone organisation id", **kwargs)
+
+
+def DocumentId(**kwargs: Any) -> Pattern:  # noqa: N802
+    """A document id."""
+    return Identifier("doc_", "a document id", **kwargs)
+
+
+def ConsentId(**kwargs: Any) -> Pattern:  # noqa: N802
+    """A consent id."""
+    return Identifier("cns_", "a consent id", **kwargs)
 
 
 def Phone(**kwargs: Any) -> Pattern:  # noqa: N802
