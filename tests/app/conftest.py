@@ -4,6 +4,7 @@ examples, receipt checking, and a snapshot proving a refused request wrote nothi
 from __future__ import annotations
 
 import copy
+import threading
 import time
 from dataclasses import dataclass
 
@@ -12,6 +13,7 @@ from sqlalchemy import func, select, text
 
 import ledger
 from app.documents.types import DOCUMENT_TYPES
+from app.errors import AppError
 from app.identity.models import Role
 from app.models import ALL_METADATA
 from ledger.bundle import verify_bundle
@@ -135,3 +137,18 @@ def lock_waiters(platform):
             time.sleep(0.01)
 
     return wait
+
+
+def in_thread(work, outcome: dict) -> threading.Thread:
+    """A thread (not started) running ``work``: a competitor for a transaction the
+    test holds open. Its result lands in ``outcome["done"]``, the AppError it raised
+    in ``outcome["refused"]``, any other error (a deadlock, say) in ``outcome["failed"]``."""
+
+    def run():
+        try:
+            outcome["done"] = work()
+        except AppError as error:
+            outcome["refused"] = error
+        except Exception as error:  # e.g. a deadlock: the test shows it
+            outcome["failed"] = error
+    return threading.Thread(target=run)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -15,7 +13,7 @@ from app.documents.access import load_document
 from app.errors import PermissionDenied
 from app.identity.auth import Principal
 from ledger.disclosure import DisclosureError, verify_disclosure
-from tests.app.conftest import example
+from tests.app.conftest import example, in_thread
 
 
 def grant(client, owner, recipient, clock, **overrides):
@@ -250,8 +248,17 @@ def test_malformed_consent_ids_are_refused_not_500(client, cast, clock, invoice,
     assert snapshot() == before
 
 
+def _reader(platform, reader, plan, now, outcome: dict):
+    """A thread logging the planned consent read in a write transaction of its own."""
+
+    def read():
+        with platform.db.write() as session:
+            return reads.log_consent_read(session, platform.notary, reader, plan, now)
+    return in_thread(read, outcome)
+
+
 def test_a_revocation_committing_while_a_read_is_logged_wins(client, cast, clock, invoice,
-                                                             platform, snapshot):
+                                                             platform, snapshot, lock_waiters):
     # The read's consent check and the revocation overlap: the revocation has
     # changed the consent and appended its entry, but not committed yet. The
     # read must wait for it and be refused, not log an access after the
@@ -262,26 +269,18 @@ def test_a_revocation_committing_while_a_read_is_logged_wins(client, cast, clock
     owner = Principal(cast.exporter.org_id, cast.exporter.role)
     with platform.db.read() as session:
         plan = reads.plan_read(session, reader, invoice["id"], None, clock.now)
-    outcome = {}
-
-    def read():
-        try:
-            with platform.db.write() as session:
-                outcome["read"] = reads.log_consent_read(session, platform.notary, reader, plan,
-                                                         clock.now)
-        except PermissionDenied as refusal:
-            outcome["refused"] = refusal
-
-    reader_thread = threading.Thread(target=read)
+    outcome: dict = {}
+    reader_thread = _reader(platform, reader, plan, clock.now, outcome)
     with platform.db.write() as session:
         services.revoke(session, platform.notary, owner, consent["id"], clock.now)
         session.flush()
         before = snapshot()
         reader_thread.start()
-        time.sleep(0.5)  # the read gets as far as it can before the revocation commits
+        lock_waiters(unless_done=reader_thread)  # the read waits for the revocation's lock
     reader_thread.join(timeout=30)
     assert not reader_thread.is_alive()
-    assert "refused" in outcome and "revoked" in outcome["refused"].message
+    assert isinstance(outcome.get("refused"), PermissionDenied), outcome
+    assert "revoked" in outcome["refused"].message
     after = snapshot()
     assert after["document_accesses"] == before["document_accesses"]
 
@@ -299,17 +298,8 @@ def test_a_read_logged_while_the_document_is_amended_does_not_deadlock(
         plan = reads.plan_read(session, reader, invoice["id"], None, clock.now)
     content = example("commercial_invoice", cast)
     content["invoice_number"] += "-A"
-    outcome = {}
-
-    def read():
-        try:
-            with platform.db.write() as session:
-                outcome["read"] = reads.log_consent_read(session, platform.notary, reader, plan,
-                                                         clock.now)
-        except Exception as error:  # a deadlock: the test shows it
-            outcome["failed"] = error
-
-    reader_thread = threading.Thread(target=read)
+    outcome: dict = {}
+    reader_thread = _reader(platform, reader, plan, clock.now, outcome)
     with platform.db.write() as session:
         load_document(session, invoice["id"], for_update=True)  # the amendment's first step
         reader_thread.start()
@@ -318,5 +308,5 @@ def test_a_read_logged_while_the_document_is_amended_does_not_deadlock(
                                   clock.now)
     reader_thread.join(timeout=30)
     assert not reader_thread.is_alive()
-    assert "read" in outcome, outcome
+    assert "done" in outcome, outcome
     assert amended.document.version == 2

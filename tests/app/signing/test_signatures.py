@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from datetime import timedelta
 
 import pytest
@@ -11,13 +10,13 @@ from sqlalchemy import text
 
 from app.documents import services as documents
 from app.documents.access import load_document
-from app.errors import AppError, Conflict, ValidationFailed
+from app.errors import Conflict, ValidationFailed
 from app.identity.auth import Principal
 from app.signing import services as signing
 from app.signing.models import SigningKey
 from ledger.jws import generate_private_key, parse_compact, public_key_of, sign_compact, verify_jws
 from ledger.publickeys import load_public_key
-from tests.app.conftest import example
+from tests.app.conftest import example, in_thread
 
 
 def register(client, org, private_key, alg, as_pem=False):
@@ -144,18 +143,14 @@ def test_malformed_key_ids_are_refused_not_500(client, cast, submit, snapshot):
 
 # --- concurrent requests --------------------------------------------------------------------
 
-def _in_thread(work, outcome: dict) -> threading.Thread:
-    """``work`` in a write transaction of its own, in a thread; its result, the
-    AppError it raised, or any other error lands in ``outcome``."""
+def _signer(platform, owner, document_id: str, jws: str, now, outcome: dict):
+    """A thread recording ``jws`` on the document in a write transaction of its own."""
 
-    def run():
-        try:
-            outcome["done"] = work()
-        except AppError as error:
-            outcome["refused"] = error
-        except Exception as error:  # e.g. a deadlock: the test shows it
-            outcome["failed"] = error
-    return threading.Thread(target=run)
+    def sign():
+        with platform.db.write() as session:
+            return signing.sign_document(session, platform.notary, owner, document_id, jws,
+                                         now)[0].entry_idx
+    return in_thread(sign, outcome)
 
 
 def _entry_types(platform, since: int) -> list[str]:
@@ -184,7 +179,7 @@ def test_two_revocations_of_a_key_at_once_log_one(client, cast, platform, clock,
             return signing.revoke_key(session, platform.notary, owner, key["id"],
                                       clock.now + timedelta(seconds=1))[0].revoked_at
 
-    second = _in_thread(revoke_again, outcome)
+    second = in_thread(revoke_again, outcome)
     with platform.db.write() as session:
         first, _ = signing.revoke_key(session, platform.notary, owner, key["id"], clock.now)
         session.flush()
@@ -210,13 +205,7 @@ def test_a_key_revocation_committing_while_a_signature_is_recorded_wins(
     owner = Principal(cast.exporter.org_id, cast.exporter.role)
     size = _ledger_size(platform)
     outcome: dict = {}
-
-    def sign():
-        with platform.db.write() as session:
-            return signing.sign_document(session, platform.notary, owner, invoice["id"], jws,
-                                         clock.now)[0].entry_idx
-
-    signer = _in_thread(sign, outcome)
+    signer = _signer(platform, owner, invoice["id"], jws, clock.now, outcome)
     with platform.db.write() as session:
         signing.revoke_key(session, platform.notary, owner, key["id"], clock.now)
         session.flush()
@@ -243,13 +232,7 @@ def test_a_signature_and_an_amendment_of_the_document_at_once_both_succeed(
     owner = Principal(cast.exporter.org_id, cast.exporter.role)
     size = _ledger_size(platform)
     outcome: dict = {}
-
-    def sign():
-        with platform.db.write() as session:
-            return signing.sign_document(session, platform.notary, owner, invoice["id"], jws,
-                                         clock.now)[0].entry_idx
-
-    signer = _in_thread(sign, outcome)
+    signer = _signer(platform, owner, invoice["id"], jws, clock.now, outcome)
     with platform.db.write() as session:
         load_document(session, invoice["id"], for_update=True)  # the amendment's first step
         signer.start()
