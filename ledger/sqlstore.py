@@ -185,6 +185,11 @@ class SqlLog:
             self._size = self._read_head()
         return self._size
 
+    def lock_size(self) -> int:
+        """The size, read with the head locked until the transaction ends: other
+        appenders and checkpoint signers wait, so the size cannot move meanwhile."""
+        return self._lock_head()
+
     def _fetch(self, sql: str, parameters: Sequence = ()) -> list[tuple]:
         """Rows of a read, from the driver's own cursor: on proofs, building
         SQLAlchemy's result object cost more than the query. (The connection's

@@ -79,9 +79,13 @@ class Notary:
                                              leaf_data, result.leaf_hashes)]
 
     def ensure_checkpoint(self, session: Session) -> StoredCheckpoint:
-        """Sign the current tree unless its size already has a checkpoint."""
+        """Sign the current tree unless its size already has a checkpoint.
+
+        The head stays locked until the caller commits: two processes starting
+        at once (the API and the gateway, say) would otherwise both find no
+        checkpoint and both sign one, and the second insert would fail."""
         log = SqlLog(session.connection())
-        size = log.size
+        size = log.lock_size()
         stored = log.checkpoint_at(size)
         if stored is None:
             self._sign(log, size, ledger.prove.tree_root(log, size))

@@ -11,6 +11,7 @@ from app.notary.service import PendingEntry, make_entry
 from app.platform import build_platform
 from ledger.logcheck import StoredCheckpointRow, check_log
 from ledger.sqlstore import SqlLog
+from tests.app.conftest import in_thread
 
 WORKERS, BATCHES, BATCH_SIZE = 4, 25, 8
 
@@ -77,3 +78,31 @@ def test_a_batch_is_one_checkpoint_and_entries_name_their_subjects(platform):
         log = SqlLog(session.connection())
         assert [c.size for c in log.iter_checkpoints()] == [0, 2]
         assert receipts[1].leaf_hash == ledger.leaf_hash(log.read_entries(1, 2)[0][1])
+
+
+def test_two_starts_at_once_sign_the_missing_checkpoint_once(platform, config, lock_waiters):
+    """The API and the gateway starting together: each signs the current tree
+    unless its size has a checkpoint; the second must wait for the first."""
+    with platform.db.write() as session:  # a size without a checkpoint
+        SqlLog(session.connection()).append(
+            [ledger.encode_entry(make_entry("test.unsigned", "operator", platform.now()))])
+    other = build_platform(config)
+    outcome: dict = {}
+    try:
+        with platform.db.write() as session:
+            signed = platform.notary.ensure_checkpoint(session)
+            competitor = in_thread(lambda: _ensure_checkpoint(other), outcome)
+            competitor.start()
+            lock_waiters(unless_done=competitor)
+        competitor.join(timeout=30)
+    finally:
+        other.db.dispose()
+    assert "failed" not in outcome, outcome
+    assert outcome["done"] == signed
+    with platform.db.read() as session:
+        assert [c.size for c in SqlLog(session.connection()).iter_checkpoints()] == [0, 1]
+
+
+def _ensure_checkpoint(platform):
+    with platform.db.write() as session:
+        return platform.notary.ensure_checkpoint(session)
