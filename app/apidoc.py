@@ -4,7 +4,8 @@ and the document types' content schemas.
 
 - a 404 on every route with an id in its path (nothing by that id, or
   nothing the caller may see: the two are never told apart);
-- a 413 on every request body (``MAX_CONTENT_LENGTH``);
+- a 413 on every request body (``MAX_CONTENT_LENGTH``), and a 400 for one
+  that is not JSON or repeats a member name (:mod:`app.request_json`);
 - the ``Idempotency-Key`` header on every POST (every API write goes through
   :func:`app.idempotency.perform_write`), with its 400 (malformed) and 422
   (reused with another request).
@@ -46,13 +47,17 @@ class SharedResponsesPlugin(BasePlugin):
             responses = operation.setdefault("responses", {})
             if has_ids:
                 responses.setdefault("404", _error("no such resource, or none you may see"))
+            bad_requests = []
             if "requestBody" in operation:
                 responses.setdefault("413", _error("the body is larger than the server takes"))
+                bad_requests.append("a body that is not JSON or repeats a member name")
             if method == "post":
                 operation.setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)
-                responses.setdefault("400", _error(f"a malformed {HEADER}"))
+                bad_requests.append(f"a malformed {HEADER}")
                 responses.setdefault("422", _error(f"{HEADER} reused with another request, "
                                                    "or a field that is not valid"))
+            if bad_requests:
+                responses.setdefault("400", _error(", or ".join(bad_requests)))
 
 
 def register_document_types(spec: APISpec) -> None:

@@ -5,6 +5,7 @@ resolved, so two parsers can never read the same bytes differently."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 
@@ -14,20 +15,39 @@ def loads_strict(data: bytes | str) -> Any:
     return json.loads(text, cls=StrictDecoder)
 
 
-class StrictDecoder(json.JSONDecoder):
-    """A decoder with the same rules: ``json.loads(data, cls=StrictDecoder)``
-    (which also reads UTF-16, UTF-32 and a UTF-8 BOM), or one instance kept
-    by a caller that parses many small documents."""
+class DuplicateMemberError(ValueError):
+    """An object names a member more than once (RFC 8259 section 4: its meaning
+    is then unpredictable); ``name`` is the repeated member."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"duplicate member name {name!r}")
+        self.name = name
+
+
+class UniqueMembersDecoder(json.JSONDecoder):
+    """The duplicate-name rule alone: an object that repeats a member name, at
+    any depth, raises :class:`DuplicateMemberError`. NaN and Infinity are read as
+    Python reads them, for callers whose schemas decide which numbers they take."""
 
     def __init__(self, **options: Any) -> None:
-        super().__init__(**options, object_pairs_hook=_unique_members,
-                         parse_constant=_reject_constant)
+        super().__init__(**options, object_pairs_hook=_unique_members)
+
+
+class StrictDecoder(UniqueMembersDecoder):
+    """A decoder with the same rules as :func:`loads_strict`:
+    ``json.loads(data, cls=StrictDecoder)`` (which also reads UTF-16, UTF-32
+    and a UTF-8 BOM), or one instance kept by a caller that parses many small
+    documents."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options, parse_constant=_reject_constant)
 
 
 def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result = dict(pairs)
-    if len(result) != len(pairs):
-        raise ValueError("duplicate member name")
+    if len(result) != len(pairs):  # rare: only then count the names
+        counts = Counter(name for name, _ in pairs)
+        raise DuplicateMemberError(next(name for name, count in counts.items() if count > 1))
     return result
 
 

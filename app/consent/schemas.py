@@ -10,7 +10,7 @@ from app.documents.types.fields import (
 )
 from app.notary.schemas_receipt import ReceiptSchema
 
-from .services import ACTIONS
+from .services import ACTIONS, NO_ACTION
 
 
 class GrantSchema(Schema):
@@ -27,8 +27,11 @@ class GrantSchema(Schema):
     data_categories = fields.List(fields.String(validate=validate.OneOf(DATA_CATEGORIES)),
                                   required=True, validate=validate.Length(min=1), metadata={
             "description": "which fields are disclosed: " + ", ".join(DATA_CATEGORIES)})
-    allowed_actions = fields.List(fields.String(validate=validate.OneOf(ACTIONS)),
-                                  load_default=lambda: list(ACTIONS))
+    allowed_actions = fields.List(
+        fields.String(validate=validate.OneOf(ACTIONS)), load_default=lambda: list(ACTIONS),
+        validate=validate.Length(min=1, error=NO_ACTION), metadata={
+            "description": "what the recipient may do: " + ", ".join(ACTIONS)
+                           + " (default: all of them)"})
     destination = fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{2}$"), metadata={
         "description": "ISO 3166-1 alpha-2 jurisdiction the data goes to", "example": "DE"})
     valid_from = fields.AwareDateTime(format="iso", validate=utc_representable)

@@ -29,6 +29,8 @@ from .models import Consent, ConsentStatus
 from .policy import ExportPolicy, ExportRefused, PolicyError
 
 ACTIONS = ("read",)
+# A consent that allows nothing is meaningless: it names at least one action.
+NO_ACTION = "must name at least one action"
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,8 @@ def _check_terms(session: Session, principal: Principal, terms: ConsentTerms,
         errors["recipient_org_id"] = ["must be another existing organisation"]
     if not terms.document_ids and not terms.document_types:
         errors["document_ids"] = ["name documents or document types (or both)"]
+    if not terms.allowed_actions:
+        errors["allowed_actions"] = [NO_ACTION]
     unknown_types = sorted(set(terms.document_types) - set(DOCUMENT_TYPES))
     if unknown_types:
         errors["document_types"] = [f"unknown document types: {', '.join(unknown_types)}"]

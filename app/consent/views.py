@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from app.identity.auth import current_principal, protected
 from app.identity.models import Role
@@ -46,7 +47,7 @@ class Consents(MethodView):
         return perform_write(action)
 
     @protected(blp, Role.FIRM, Role.CUSTOMS, Role.REGULATOR)
-    @blp.arguments(ConsentQuerySchema(), location="query")
+    @blp.arguments(ConsentQuerySchema(), location="query", unknown=RAISE)
     @blp.response(200, ConsentPageSchema)
     def get(self, query):
         """Consents you granted or received (regulators: all), by id."""

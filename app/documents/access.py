@@ -32,19 +32,25 @@ def has_full_access(session: Session, principal: Principal, document: Document) 
     return offered is not None
 
 
-def load_document(session: Session, document_id: str, *, for_update: bool = False) -> Document:
+def load_document(session: Session, document_id: str, *, for_update: bool = False,
+                  for_share: bool = False) -> Document:
     """The document, or 404 (callers decide what the principal may see).
 
     ``for_update``: lock its row against other writers of the document (on
     PostgreSQL ``FOR NO KEY UPDATE``, which does not block the key-share lock
     that a foreign key to the document takes: a signature or an access logged
     meanwhile holds the ledger's head while it inserts its row, and waiting
-    for it there would deadlock with a writer waiting for the head)."""
+    for it there would deadlock with a writer waiting for the head).
+    ``for_share``: lock it against writers only (``FOR SHARE``), for a caller
+    that relies on its status until it commits; take it before the ledger's
+    head, as the writers do."""
     if not is_identifier(document_id, "doc_"):  # e.g. a NUL, which no query takes
         raise NotFound(f"document {document_id} not found")
     query = select(Document).where(Document.id == document_id)
     if for_update:
         query = query.with_for_update(key_share=True)
+    elif for_share:
+        query = query.with_for_update(read=True)
     document = session.scalar(query)
     if document is None:
         raise NotFound(f"document {document_id} not found")

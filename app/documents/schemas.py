@@ -15,6 +15,9 @@ from .types import DOCUMENT_TYPES
 
 
 class StrictSchema(Schema):
+    """Unknown fields are refused; for a query string only where the view also
+    passes ``unknown=RAISE`` (webargs loads query strings with EXCLUDE)."""
+
     class Meta:
         unknown = RAISE
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from app.errors import NotFound
 from app.identity.auth import current_principal, protected
@@ -65,7 +66,7 @@ class Documents(MethodView):
         return perform_write(action)
 
     @protected(blp, *READERS)
-    @blp.arguments(DocumentQuerySchema(), location="query")
+    @blp.arguments(DocumentQuerySchema(), location="query", unknown=RAISE)
     @blp.response(200, DocumentPageSchema)
     def get(self, query):
         """Documents you own or hold (customs: addressed to you; regulators: all)."""
@@ -80,7 +81,7 @@ class Documents(MethodView):
 @blp.route("/<document_id>")
 class DocumentItem(MethodView):
     @protected(blp, *READERS)
-    @blp.arguments(ReadQuerySchema(), location="query")
+    @blp.arguments(ReadQuerySchema(), location="query", unknown=RAISE)
     @blp.response(200, DocumentViewSchema)
     @blp.alt_response(403, response="DEFAULT_ERROR", description="consent revoked or expired")
     @blp.alt_response(404, response="DEFAULT_ERROR", description="no such document for you")
@@ -220,6 +221,7 @@ class Signatures(MethodView):
     @protected(blp, Role.FIRM)
     @blp.arguments(SignatureSubmitSchema(), example=SIGNATURE_EXAMPLE)
     @blp.response(201, SignatureWriteSchema)
+    @blp.alt_response(409, response="DEFAULT_ERROR", description="the document is cancelled")
     def post(self, body, document_id):
         """Record your JWS over a version's digest, verified with your registered key."""
         platform, now = _platform_now()
@@ -250,7 +252,7 @@ def _signature_view(signature, key) -> dict:
 @blp.route("/<document_id>/accesses")
 class Accesses(MethodView):
     @protected(blp, Role.FIRM, Role.REGULATOR)
-    @blp.arguments(PageQuerySchema(), location="query")
+    @blp.arguments(PageQuerySchema(), location="query", unknown=RAISE)
     @blp.response(200, AccessPageSchema)
     def get(self, query, document_id):
         """Access transparency: every read of your document under consent, with proofs."""

@@ -2,9 +2,11 @@
 
 A signature is a compact JWS (``kid`` = a registered key of the signer's
 organisation) whose payload is ``{"digest", "document", "version"}`` for a
-version of the document. The platform verifies it with the registered key
-and algorithm (never the header's choice), keeps the JWS so that any reader
-can verify it again, and logs ``document.signed``.
+version of the document (any version up to the current one: the entry names
+the version signed). The platform verifies it with the registered key and
+algorithm (never the header's choice), keeps the JWS so that any reader can
+verify it again, and logs ``document.signed``. A cancelled document is
+signed no more.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.documents.access import has_full_access, load_document, not_found
-from app.documents.models import Document, DocumentVersion
+from app.documents.models import Document, DocumentStatus, DocumentVersion
 from app.documents.services import document_refs
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.identity.auth import Principal
@@ -67,10 +69,15 @@ def revoke_key(session: Session, notary: Notary, principal: Principal, key_id: s
 
 def sign_document(session: Session, notary: Notary, principal: Principal, document_id: str,
                   jws: str, now: datetime) -> tuple[DocumentSignature, list[Notarized]]:
-    """Verify and record the principal's JWS over a version of a document."""
-    document = load_document(session, document_id)
+    """Verify and record the principal's JWS over a version of a document; a
+    cancelled document is a 409."""
+    # Locked for share: a cancellation in flight (it locks the document for
+    # update) commits first and is seen here, so no signature is logged after it.
+    document = load_document(session, document_id, for_share=True)
     if not has_full_access(session, principal, document):
         raise not_found(document_id)
+    if document.status == DocumentStatus.CANCELLED:
+        raise Conflict(f"document {document_id} is cancelled; it cannot be signed")
     try:
         unverified = parse_compact(jws)
     except JwsError as error:

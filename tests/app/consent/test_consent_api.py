@@ -10,7 +10,7 @@ from app.consent import services
 from app.documents import reads
 from app.documents import services as documents
 from app.documents.access import load_document
-from app.errors import PermissionDenied
+from app.errors import PermissionDenied, ValidationFailed
 from app.identity.auth import Principal
 from ledger.disclosure import DisclosureError, verify_disclosure
 from tests.app.conftest import example, in_thread
@@ -159,6 +159,44 @@ def test_bad_terms_are_422_naming_the_field(client, cast, clock, snapshot, overr
     assert response.status_code == 422
     assert field in response.get_json()["errors"]["json"]
     assert snapshot() == before
+
+
+def test_a_consent_that_allows_no_action_is_422(client, cast, clock, platform, snapshot):
+    before = snapshot()
+    response = grant(client, cast.exporter, cast.importer, clock, allowed_actions=[])
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["json"] == {
+        "allowed_actions": ["must name at least one action"]}
+    owner = Principal(cast.exporter.org_id, cast.exporter.role)
+    terms = services.ConsentTerms(
+        recipient_org_id=cast.importer.org_id, purpose="verify the order",
+        data_categories=("reference",), destination="DE", document_types=("commercial_invoice",),
+        expires_at=clock.now + timedelta(days=30), allowed_actions=())
+    with pytest.raises(ValidationFailed) as refused:  # the service refuses it too
+        with platform.db.write() as session:
+            services.grant(session, platform.notary, platform.export_policy, owner, terms,
+                           clock.now)
+    assert "allowed_actions" in refused.value.errors["json"]
+    assert snapshot() == before
+    assert grant(client, cast.exporter, cast.importer, clock).get_json()["allowed_actions"] == [
+        "read"]  # left out: every action
+
+
+def test_unknown_query_parameters_are_422_naming_them(client, cast, clock, invoice, snapshot):
+    grant(client, cast.exporter, cast.importer, clock)
+    before = snapshot()
+    page = client.get("/api/v1/consents?stauts=revoked", headers=cast.importer.headers)
+    assert page.status_code == 422
+    assert page.get_json()["errors"]["query"] == {"stauts": ["Unknown field."]}
+    # a read under consent writes an access entry: a mistyped one must write nothing
+    read = client.get(f"/api/v1/documents/{invoice['id']}?consnet=cns_aaaaaaaaaaaaaaaa",
+                      headers=cast.importer.headers)
+    assert read.status_code == 422
+    assert read.get_json()["errors"]["query"] == {"consnet": ["Unknown field."]}
+    assert snapshot() == before
+    paged = client.get("/api/v1/consents?direction=received&status=active&limit=1",
+                       headers=cast.importer.headers)
+    assert paged.status_code == 200 and len(paged.get_json()["items"]) == 1
 
 
 def test_export_policy_refuses_restricted_data_abroad_naming_the_rule(client, cast, clock,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import timedelta
 
 import pytest
 
@@ -176,6 +177,41 @@ def test_tampered_cursor_or_unrepresentable_time_is_422(client, cast, submit, qu
     response = client.get(f"/api/v1/documents?{query}", headers=cast.exporter.headers)
     assert response.status_code == 422
     assert query.split("=")[0] in response.get_json()["errors"]["query"]
+
+
+@pytest.mark.parametrize("path, query, name", [
+    ("", "stauts=cancelled", "stauts"),  # a typo must not answer every document unfiltered
+    ("", "limit=2&cursor_=abc", "cursor_"),
+    ("/{id}", "consnet=cns_aaaaaaaaaaaaaaaa", "consnet"),
+    ("/{id}/accesses", "limit=1&aftr=5", "aftr"),
+])
+def test_an_unknown_query_parameter_is_422_naming_it(client, cast, submit, snapshot, path,
+                                                     query, name):
+    cancelled = submit("packing_list")
+    client.post(f"/api/v1/documents/{cancelled['id']}/cancel", headers=cast.exporter.headers)
+    submit("commercial_invoice")
+    before = snapshot()
+    response = client.get(f"/api/v1/documents{path.format(id=cancelled['id'])}?{query}",
+                          headers=cast.exporter.headers)
+    assert response.status_code == 422, response.get_json()
+    assert response.get_json()["errors"]["query"] == {name: ["Unknown field."]}
+    assert snapshot() == before
+
+
+def test_listing_pages_and_filters_with_every_known_parameter(client, cast, submit, clock):
+    ids = [submit("bill_of_lading")["id"] for _ in range(3)]  # the exporter is the shipper
+    submit("commercial_invoice", as_org=cast.carrier)
+    window = (clock.now, clock.now + timedelta(days=1))
+    created_from, created_to = (time.isoformat().replace("+", "%2B") for time in window)
+    query = (f"type=bill_of_lading&status=issued&counterparty={cast.exporter.org_id}"
+             f"&created_from={created_from}&created_to={created_to}&limit=2")
+    page = client.get(f"/api/v1/documents?{query}", headers=cast.carrier.headers)
+    assert page.status_code == 200, page.get_json()
+    rest = client.get(f"/api/v1/documents?{query}&cursor={page.get_json()['next']}",
+                      headers=cast.carrier.headers)
+    assert rest.status_code == 200, rest.get_json()
+    listed = page.get_json()["items"] + rest.get_json()["items"]
+    assert sorted(d["id"] for d in listed) == sorted(ids)
 
 
 def test_access_page_after_beyond_any_ledger_index_is_422(client, cast, submit):

@@ -95,6 +95,41 @@ def test_revoked_key_cannot_sign(client, cast, submit, snapshot):
     assert snapshot() == before
 
 
+def test_a_cancelled_document_cannot_be_signed(client, cast, submit, snapshot):
+    invoice = submit("commercial_invoice")
+    private = generate_private_key("EdDSA")
+    key = register(client, cast.exporter, private, "EdDSA")
+    assert client.post(f"/api/v1/documents/{invoice['id']}/cancel",
+                       headers=cast.exporter.headers).status_code == 200
+    before = snapshot()
+    response = client.post(f"/api/v1/documents/{invoice['id']}/signatures",
+                           headers=cast.exporter.headers,
+                           json={"jws": sign_compact(claims(invoice), private, "EdDSA",
+                                                     kid=key["id"])})
+    assert response.status_code == 409
+    assert "is cancelled" in response.get_json()["message"]
+    assert snapshot() == before
+
+
+def test_an_earlier_version_can_still_be_signed_and_the_entry_names_it(client, cast, submit,
+                                                                       check_receipt):
+    # Intended: a signature names its version, so signing a superseded one is unambiguous.
+    invoice = submit("commercial_invoice")
+    private = generate_private_key("EdDSA")
+    key = register(client, cast.exporter, private, "EdDSA")
+    content = example("commercial_invoice", cast)
+    content["invoice_number"] += "-A"
+    assert client.post(f"/api/v1/documents/{invoice['id']}/versions", headers=cast.exporter.headers,
+                       json={"content": content}).status_code == 201
+    response = client.post(f"/api/v1/documents/{invoice['id']}/signatures",
+                           headers=cast.exporter.headers,
+                           json={"jws": sign_compact(claims(invoice), private, "EdDSA",
+                                                     kid=key["id"])})
+    assert response.status_code == 201, response.get_json()
+    [entry] = check_receipt(response.get_json()["receipt"], count=1)
+    assert (entry["version"], entry["digest"]) == (1, invoice["digest"])
+
+
 @pytest.mark.parametrize("body", [
     {"alg": "EdDSA", "public_key": "-----BEGIN PUBLIC KEY-----\ngarbage\n-----END PUBLIC KEY-----"},
     {"alg": "ES256", "public_key": {"kty": "OKP", "crv": "Ed25519", "x": "AAAA"}},
@@ -215,6 +250,31 @@ def test_a_key_revocation_committing_while_a_signature_is_recorded_wins(
     assert not signer.is_alive()
     assert isinstance(outcome.get("refused"), ValidationFailed), outcome
     assert _entry_types(platform, size) == ["key.revoked"]
+
+
+def test_a_cancellation_committing_while_a_signature_is_recorded_wins(
+        client, cast, submit, platform, clock, lock_waiters):
+    # A signature checked against the document while its cancellation is in
+    # flight must wait for it and be refused (409), not be logged after
+    # document.cancelled.
+    invoice = submit("commercial_invoice")
+    private = generate_private_key("EdDSA")
+    key = register(client, cast.exporter, private, "EdDSA")
+    jws = sign_compact(claims(invoice), private, "EdDSA", kid=key["id"])
+    owner = Principal(cast.exporter.org_id, cast.exporter.role)
+    size = _ledger_size(platform)
+    outcome: dict = {}
+    signer = _signer(platform, owner, invoice["id"], jws, clock.now, outcome)
+    with platform.db.write() as session:
+        documents.cancel(session, platform.notary, owner, invoice["id"], clock.now)
+        session.flush()
+        signer.start()
+        lock_waiters()
+    signer.join(timeout=30)
+    assert not signer.is_alive()
+    assert isinstance(outcome.get("refused"), Conflict), outcome
+    assert "cancelled" in outcome["refused"].message
+    assert _entry_types(platform, size) == ["document.cancelled"]
 
 
 def test_a_signature_and_an_amendment_of_the_document_at_once_both_succeed(
