@@ -8,7 +8,7 @@ import json
 from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import EXCLUDE, Schema, ValidationError
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError
 from sqlalchemy import Connection, select
 
 import ledger
@@ -180,7 +180,7 @@ class Entry(MethodView):
 @blp.route("/entries")
 class Entries(MethodView):
     @protected(blp, Role.REGULATOR, Role.FIRM, Role.CUSTOMS)
-    @blp.arguments(EntriesQuerySchema(), location="query", as_kwargs=True)
+    @blp.arguments(EntriesQuerySchema(), location="query", as_kwargs=True, unknown=RAISE)
     @blp.response(200, EntryPageSchema)
     def get(self, start: int, limit: int):
         """Entries from ``start`` in log order, ``limit`` at a time; ``next`` continues."""

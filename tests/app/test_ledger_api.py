@@ -67,6 +67,12 @@ def test_firm_sees_only_entries_naming_it(client, filled, regulator):
     assert client.get("/api/v1/ledger/entries/0", headers=firm.headers).status_code == 404
 
 
+def test_an_unknown_entries_parameter_is_422_naming_it(client, filled, regulator):
+    answer = client.get("/api/v1/ledger/entries?strat=4", headers=regulator.headers)
+    assert answer.status_code == 422
+    assert answer.get_json()["errors"]["query"] == {"strat": ["Unknown field."]}
+
+
 def test_entry_pages_continue_with_next(client, filled, regulator):
     first = client.get("/api/v1/ledger/entries?limit=4", headers=regulator.headers).get_json()
     assert [e["index"] for e in first["entries"]] == [0, 1, 2, 3]
