@@ -2,10 +2,12 @@
 
 Starts, in order: the database (migrations, the sample trade), the API
 (gunicorn), Eclipse Mosquitto with a configuration and password/ACL files
-generated from the device registry, the MQTT gateway, and a simulator
-publishing signed events from the sample's three customs devices. Prints what
-to open, then waits; Ctrl-C (or SIGTERM) stops everything it started, in
-reverse order. Everything lives under ``var/`` (or ``TZ_VAR_DIR``).
+generated from the device registry, a watcher that keeps those files in step
+with the registry (``tradezone mqtt sync --watch``: a device registered or
+revoked over the API is let in or put out within seconds), the MQTT gateway,
+and a simulator publishing signed events from the sample's three customs
+devices. Prints what to open, then waits; Ctrl-C (or SIGTERM) stops everything
+it started, in reverse order. Everything lives under ``var/`` (or ``TZ_VAR_DIR``).
 
 Run with the project's virtual environment: ``.venv/bin/python deploy/devstack.py``.
 """
@@ -27,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 GATEWAY_USER = "tz-gateway"
+SYNC_INTERVAL = 2  # seconds between two looks of the watcher at the device registry
 
 
 def main() -> int:
@@ -51,6 +54,9 @@ def main() -> int:
                             str(args.port)], var / "api.log")
         _wait_http(f"http://{args.host}:{args.port}/healthz", stack)
         broker = _start_broker(stack, env, mqtt_dir, args.mqtt_port)
+        stack.start("mqtt-sync", [BIN / "tradezone", "mqtt", "sync", "--dir", mqtt_dir,
+                                  "--reload-pid", mqtt_dir / "mosquitto.pid",
+                                  "--watch", SYNC_INTERVAL], var / "mqtt-sync.log")
         gateway_log = var / "gateway.log"
         logged_before = gateway_log.stat().st_size if gateway_log.exists() else 0
         stack.start("gateway", [BIN / "tradezone", "gateway"], gateway_log)
@@ -215,6 +221,7 @@ Tradezone is running (Ctrl-C stops everything):
   audit console   {api}/console/               (sign in with the regulator token below)
   ledger          curl {api}/api/v1/ledger/checkpoint
   broker          Mosquitto on 127.0.0.1:{args.mqtt_port} ({broker})
+  broker users    from the device registry, every {SYNC_INTERVAL} s; log {var}/mqtt-sync.log
   gateway         metrics on http://127.0.0.1:{os.environ.get("TZ_GATEWAY_METRICS_PORT", "9108")}/metrics; logs in {var}/gateway.log
   simulator       3 customs devices, {args.rate} signed events/s each; log {var}/simulator.log
   sample tokens   {tokens}    eval "$(.venv/bin/tradezone demo env)"

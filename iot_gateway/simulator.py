@@ -282,10 +282,12 @@ class Summary:
     def progress_line(self) -> str:
         """One line on the run so far (``--progress``)."""
         rejected = self.count("rejected")
+        refused = sum(self.refused_connections.values())  # e.g. a revoked device's
         return (f"{self.elapsed:.0f} s: published {self.published}, notarized "
                 f"{self.count('notarized')}, duplicate {self.count('duplicate')}, rejected "
                 f"{rejected}{_by_reason(self.reasons('rejected'))}, "
-                f"awaiting an answer {self.unanswered}")
+                f"awaiting an answer {self.unanswered}"
+                + (f", connections refused {refused}" if refused else ""))
 
 
 def _by_reason(reasons: dict[str, int]) -> str:

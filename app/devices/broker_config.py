@@ -163,6 +163,44 @@ def device_entries(rows: Iterable[tuple[str, str | None]], gateway_username: str
     return entries, skipped
 
 
+@dataclass(frozen=True)
+class BrokerFiles:
+    """The password and ACL files as rendered from the registry, the devices in
+    them and why any were left out (no secret in those two)."""
+
+    passwd: str
+    acl: str
+    devices: tuple[str, ...]
+    skipped: tuple[str, ...]
+
+
+def render_broker_files(rows: Iterable[tuple[str, str | None]], gateway: PasswordEntry,
+                        ) -> BrokerFiles:
+    """Both files for the gateway's entry and the active devices ``rows`` (id, stored hash)."""
+    devices, skipped = device_entries(rows, gateway.username)
+    return BrokerFiles(render_password_file([gateway, *devices]),
+                       render_acl_file(gateway.username),
+                       tuple(entry.username for entry in devices), tuple(skipped))
+
+
+def gateway_entry(username: str, password: str, current_passwd: str | None) -> PasswordEntry:
+    """The gateway's password line: kept from ``current_passwd`` (the file as it
+    is) while it still matches ``password`` at GATEWAY_ITERATIONS, so that an
+    unchanged registry renders the very same file; else a freshly salted hash."""
+    for line in (current_passwd or "").splitlines():
+        user, _, stored = line.partition(":")
+        if user != username:
+            continue
+        try:
+            iterations, _, _ = parse_password_hash(stored)
+        except BrokerConfigError:
+            break
+        if iterations == GATEWAY_ITERATIONS and password_matches(password, stored):
+            return PasswordEntry(username, stored)
+        break
+    return PasswordEntry(username, hash_password(password, iterations=GATEWAY_ITERATIONS))
+
+
 def render_broker_config(template: str, *, port: int, state_dir: str, auth_dir: str,
                          pid_file: str, log_file: str, user: str = "mosquitto") -> str:
     """The shipped ``deploy/mosquitto/mosquitto.conf.in`` with its ``${...}`` filled in."""

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import pwd
-import shutil
 import signal
-import tempfile
+import threading
+from datetime import datetime, timezone
 from pathlib import Path
 
 import click
@@ -14,7 +13,7 @@ import click
 from app.config import PROJECT_ROOT, Config
 from app.db import Database
 
-from . import broker_config, services
+from . import broker_config, broker_sync
 
 TEMPLATE = PROJECT_ROOT / "deploy" / "mosquitto" / "mosquitto.conf.in"
 
@@ -32,10 +31,17 @@ def mqtt_group() -> None:
               help="The broker's pid file: send it SIGHUP so it re-reads both files.")
 @click.option("--owner", default=None,
               help="Give both files to this user (the one Mosquitto runs as); needs root.")
-def mqtt_sync(directory: Path, reload_pid: Path | None, owner: str | None) -> None:
+@click.option("--watch", "interval", default=None, metavar="SECONDS",
+              type=click.FloatRange(min=0.1),
+              help="Keep running: read the registry every SECONDS and, only when the files "
+                   "would change, rewrite them and reload the broker (needs --reload-pid). "
+                   "SIGTERM or SIGINT stops it.")
+def mqtt_sync(directory: Path, reload_pid: Path | None, owner: str | None,
+              interval: float | None) -> None:
     """Write the broker's password file (the gateway, TZ_MQTT_USERNAME/TZ_MQTT_PASSWORD,
     and every active device; revoked devices are left out) and ACL file, atomically,
-    mode 0600; then reload the broker if --reload-pid is given."""
+    mode 0600; then reload the broker if --reload-pid is given. With --watch, keep
+    them in step with the registry until stopped."""
     config = Config.from_env()
     if not config.mqtt_username or not config.mqtt_password:
         raise click.ClickException("TZ_MQTT_USERNAME and TZ_MQTT_PASSWORD (the gateway's "
@@ -49,26 +55,57 @@ def mqtt_sync(directory: Path, reload_pid: Path | None, owner: str | None) -> No
             pwd.getpwnam(owner)
         except KeyError as error:
             raise click.ClickException(f"--owner: no user {owner!r}") from error
+    if interval is not None and reload_pid is None:
+        raise click.UsageError("--watch needs --reload-pid: a broker that is not reloaded "
+                               "would keep the old files")
+    gateway = broker_config.gateway_entry(config.mqtt_username, config.mqtt_password,
+                                          broker_sync.current_files(directory)[0])
     database = Database(config.database_url)  # only the registry: no ledger key needed
     try:
-        with database.read() as session:
-            rows = services.active_mqtt_credentials(session)
+        if interval is None:
+            _sync_once(database, gateway, directory, reload_pid, owner)
+        else:
+            _watch(broker_sync.RegistryWatcher(database, gateway, directory, reload_pid,
+                                               owner=owner, report=_report), interval)
     finally:
         database.dispose()
-    devices, skipped = broker_config.device_entries(rows, config.mqtt_username)
-    gateway = broker_config.PasswordEntry(config.mqtt_username, broker_config.hash_password(
-        config.mqtt_password, iterations=broker_config.GATEWAY_ITERATIONS))
-    directory.mkdir(parents=True, exist_ok=True)
-    write_private(directory / "passwd", broker_config.render_password_file([gateway, *devices]),
-                  owner)
-    write_private(directory / "acl", broker_config.render_acl_file(config.mqtt_username), owner)
-    for reason in skipped:
+
+
+def _sync_once(database: Database, gateway: broker_config.PasswordEntry, directory: Path,
+               reload_pid: Path | None, owner: str | None) -> None:
+    files = broker_config.render_broker_files(broker_sync.read_registry(database), gateway)
+    broker_sync.write_broker_files(directory, files, owner)
+    for reason in files.skipped:
         click.echo(f"left out device {reason}", err=True)
-    click.echo(f"wrote {directory / 'passwd'} (gateway and {len(devices)} active devices) "
-               f"and {directory / 'acl'}")
+    click.echo(f"wrote {directory / broker_sync.PASSWD} (gateway and {len(files.devices)} "
+               f"active devices) and {directory / broker_sync.ACL}")
     if reload_pid is not None:
-        pid = reload_broker(reload_pid)
+        try:
+            pid = broker_sync.reload_broker(reload_pid)
+        except broker_sync.BrokerSyncError as error:
+            raise click.ClickException(str(error)) from error
         click.echo(f"sent SIGHUP to the broker (pid {pid})")
+
+
+def _watch(watcher: broker_sync.RegistryWatcher, interval: float) -> None:
+    """Run ``watcher`` until SIGTERM or SIGINT; both end it between two syncs."""
+    stop = threading.Event()
+    previous = {signum: signal.signal(signum, lambda number, frame: stop.set())
+                for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        _report(f"watching the registry every {interval:g} s for {watcher.directory} "
+                f"(broker pid file {watcher.reload_pid})")
+        watcher.run(interval, stop)
+        _report("stopped")
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _report(line: str) -> None:
+    """One line of the watcher's log, stamped with the UTC time."""
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    click.echo(f"{now} {line}")
 
 
 @mqtt_group.command("config")
@@ -93,48 +130,3 @@ def mqtt_config(directory: Path, state_dir: Path, port: int, pid_file: str, log_
         template, port=port, state_dir=str(state_dir.resolve()),
         auth_dir=str(directory.resolve()), pid_file=pid_file, log_file=log_file, user=user),
         nl=False)
-
-
-def write_private(path: Path, text: str, owner: str | None = None) -> None:
-    """Replace ``path`` atomically with ``text``: a 0600 file written and synced
-    beside it, then renamed over it, so the broker never reads half a file."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
-    temporary = Path(name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if owner is not None:
-            shutil.chown(temporary, user=owner)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    _fsync_directory(path.parent)
-
-
-def reload_broker(pid_file: Path) -> int:
-    """Send SIGHUP to the process named in ``pid_file``; its pid."""
-    try:
-        text = pid_file.read_text().strip()
-    except OSError as error:
-        raise click.ClickException(f"cannot read the pid file {pid_file}: {error}") from error
-    if not text.isdigit() or int(text) <= 1:
-        raise click.ClickException(f"{pid_file} does not hold a process id")
-    pid = int(text)
-    try:
-        os.kill(pid, signal.SIGHUP)
-    except ProcessLookupError as error:
-        raise click.ClickException(f"no broker process {pid} (stale {pid_file}?)") from error
-    except PermissionError as error:
-        raise click.ClickException(f"not allowed to signal process {pid}") from error
-    return pid
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

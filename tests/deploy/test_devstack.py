@@ -11,6 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tests.app.devices.probe import NOT_AUTHORIZED, Probe
 from tests.services.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,7 +24,7 @@ def _device_events(api: str, token: str) -> list[dict]:
         return json.load(answer)["entries"]
 
 
-def test_devstack_runs_api_broker_gateway_and_simulator_then_stops_them(tmp_path):
+def test_devstack_runs_api_broker_watcher_gateway_and_simulator_then_stops_them(tmp_path):
     port, mqtt_port, metrics_port = free_port(), free_port(), free_port()
     env = dict(os.environ, TZ_VAR_DIR=str(tmp_path), TZ_GATEWAY_METRICS_PORT=str(metrics_port))
     stack = subprocess.Popen([sys.executable, str(ROOT / "deploy/devstack.py"), "--port", str(port),
@@ -50,6 +51,8 @@ def test_devstack_runs_api_broker_gateway_and_simulator_then_stops_them(tmp_path
             first_seq.setdefault(event["entry"]["device"], event["entry"]["seq"])
         # a first run: no event was published before the gateway's subscription existed
         assert set(first_seq.values()) == {1}, first_seq
+        customs = json.loads(tokens.read_text())["organisations"]["customs"]["token"]
+        _register_publish_and_revoke(api, customs, mqtt_port)
     finally:
         children = _children(stack.pid)
         stack.send_signal(signal.SIGINT)
@@ -62,8 +65,56 @@ def test_devstack_runs_api_broker_gateway_and_simulator_then_stops_them(tmp_path
             raise
     assert stack.returncode == 0, output
     assert "Tradezone is running" in output
-    assert len(children) == 4  # api, mosquitto, gateway, simulator
+    assert len(children) == 5  # api, mosquitto, mqtt-sync (registry watcher), gateway, simulator
     assert [pid for pid in children if _alive(pid)] == [], "a child outlived the stack"
+
+
+def _register_publish_and_revoke(api: str, token: str, mqtt_port: int) -> None:
+    """A device registered on the running platform that follows only the contract
+    (joserfc for its JWS, a plain paho client) is let into the broker within
+    seconds and gets ``notarized``; once revoked, the broker puts it out."""
+    from joserfc import jws
+    from joserfc.jwk import ECKey
+
+    key, device_id = ECKey.generate_key("P-256"), "late-scanner-1"
+    password = _post(f"{api}/api/v1/devices", token, {
+        "device_id": device_id, "alg": "ES256", "kind": "scanner",
+        "public_key": key.as_pem(private=False).decode()})["mqtt_password"]
+    device = _connect_when_admitted(mqtt_port, device_id, password)
+    try:
+        device.subscribe(f"tz/devices/{device_id}/acks")
+        payload = json.dumps({"device_id": device_id, "seq": 1, "ts": "2026-11-23T09:00:00Z",
+                              "type": "customs.scan", "data": {"lane": 1}}).encode()
+        token_text = jws.serialize_compact({"alg": "ES256", "kid": device_id}, payload, key)
+        assert device.publish(f"tz/devices/{device_id}/events", token_text.encode()).value == 0
+        ack = json.loads(device.received(timeout=30).payload)
+        assert (ack["seq"], ack["status"]) == (1, "notarized"), ack
+
+        _post(f"{api}/api/v1/devices/{device_id}/revoke", token, None)
+        device.disconnects.get(timeout=30)  # the watcher reloaded the broker: put out
+        refused = Probe("127.0.0.1", mqtt_port, device_id, password, client_id=device_id)
+        assert refused.connect().value == NOT_AUTHORIZED
+    finally:
+        device.close()
+
+
+def _connect_when_admitted(mqtt_port: int, device_id: str, password: str) -> Probe:
+    deadline = time.monotonic() + 30
+    while True:
+        device = Probe("127.0.0.1", mqtt_port, device_id, password, client_id=device_id)
+        reason = device.connect()
+        if not reason.is_failure:
+            return device
+        assert time.monotonic() < deadline, f"{device_id} still refused by the broker: {reason}"
+        time.sleep(0.5)
+
+
+def _post(url: str, token: str, body: dict | None) -> dict:
+    request = urllib.request.Request(url, data=json.dumps(body or {}).encode(), method="POST",
+                                     headers={"Authorization": f"Bearer {token}",
+                                              "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.load(answer)
 
 
 def _children(pid: int) -> list[int]:

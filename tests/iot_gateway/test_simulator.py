@@ -27,6 +27,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from werkzeug.serving import make_server
 
 from app.cli import main
+from app.devices.broker_config import PasswordEntry, hash_password, render_password_file
 from app.identity.models import Role
 from iot_gateway.device_client import (
     Ack, AckFormatError, DeviceClient, DeviceCredentials, Outbox, parse_ack, sign_event,
@@ -452,6 +453,54 @@ def test_wrong_mqtt_credentials_are_reported(tmp_path):
                                               connect_timeout=1.5), keys_file).run()
     assert summary.refused_connections["Not authorized"] >= 1
     assert summary.unanswered == summary.published > 0 and not summary.ok
+
+
+def test_a_device_the_broker_puts_out_mid_run_waits_without_spinning(tmp_path):
+    """What a revoked device meets once the broker has re-read its password file
+    (`tradezone mqtt sync --watch`): its connection closed and every reconnect
+    refused. The others go on; its reconnects back off (1, 2, 4 s: paho's
+    reconnect delay), what it cannot send waits in its bounded outbox, and the
+    summary and the progress line say so."""
+    devices, keys_file = make_devices(tmp_path, count=2)
+    for device in devices:
+        device.mqtt_password = f"{device.device_id} password"
+    save_keys_file(keys_file, devices)
+    passwd = tmp_path / "passwd"
+
+    def admit(admitted: list[SimulatedDevice]) -> None:
+        passwd.write_text(render_password_file(
+            [PasswordEntry("gw", hash_password("gw password"))]
+            + [PasswordEntry(d.device_id, hash_password(d.mqtt_password)) for d in admitted]))
+
+    admit(devices)
+    kept, put_out = devices
+    finished: dict[str, object] = {}
+    with MosquittoBroker(allow_anonymous=False, password_file=passwd) as broker:
+        gateway = FakeGateway(broker, devices, credentials=("gw", "gw password"))
+        simulation = Simulation(devices, options(broker, rate=50, duration=4, ack_timeout=0.5,
+                                                 max_in_flight=50), keys_file)
+        thread = threading.Thread(target=lambda: finished.update(summary=simulation.run()))
+        thread.start()
+        try:
+            _wait_for(lambda: gateway.times_seen(put_out.device_id))  # its first events
+            admit([kept])
+            os.kill(broker.pid, signal.SIGHUP)
+            _wait_for(lambda: simulation.runners[1].client.refusals)  # a refused reconnect
+            assert "connections refused 1" in simulation.progress().progress_line()
+        except BaseException:
+            simulation.stop()
+            raise
+        finally:
+            thread.join(timeout=30)
+            gateway.stop()
+    assert not thread.is_alive()
+    summary, client = finished["summary"], simulation.runners[1].client
+    assert 1 <= client.refusals["Not authorized"] <= 3  # backing off, not spinning
+    assert len(client.outbox) == summary.unanswered == 50  # its max_in_flight, no more
+    assert summary.count("notarized") == summary.published - 50 and gateway.bad == []
+    assert "connections refused: Not authorized x" in "\n".join(summary.lines())
+    saved = {device.device_id: device for device in load_keys_file(keys_file)}
+    assert len(saved[put_out.device_id].unanswered) == 50 and not saved[kept.device_id].unanswered
 
 
 # --- registered over the API, admitted by the broker --------------------------------------------

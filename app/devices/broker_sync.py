@@ -1,0 +1,183 @@
+"""Bringing the broker's password and ACL files in line with the device registry:
+writing them (atomically, mode 0600) and having Mosquitto re-read them (SIGHUP),
+once (``tradezone mqtt sync``) or, with ``--watch``, whenever the registry
+changes (:class:`RegistryWatcher`).
+
+What Mosquitto 2.0.11 (Debian 12) does on SIGHUP, observed with the real broker
+(``tests/app/devices/test_mqtt_watch.py``): it re-reads both files and checks
+every connected client against them at once. A user new in the password file
+can connect from then on. A connected client whose user is no longer in it (a
+revoked device), or whose password no longer matches its hash, has its TCP
+connection closed at once, with no DISCONNECT packet (MQTT 5 and 3.1.1 alike;
+paho reports a lost connection, 128 "Unspecified error"). So its later
+publishes are neither refused with PUBACK 0x87 nor silently dropped: there is
+no connection left to carry them, and every reconnect is refused with CONNACK
+0x87 "Not authorized". Clients still in the file (the gateway) stay connected.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.db import Database
+
+from . import services
+from .broker_config import BrokerConfigError, BrokerFiles, PasswordEntry, render_broker_files
+
+PASSWD, ACL = "passwd", "acl"
+_NAMES_SHOWN = 5  # device ids named per reload line; the rest are counted
+
+
+class BrokerSyncError(Exception):
+    """The broker's files could not be written, or the broker could not be signalled."""
+
+
+def read_registry(database: Database) -> list[tuple[str, str | None]]:
+    """(device id, stored MQTT hash) of every active device."""
+    with database.read() as session:
+        return services.active_mqtt_credentials(session)
+
+
+def current_files(directory: Path) -> tuple[str | None, str | None]:
+    """The password and ACL files as they are now (None: missing or unreadable)."""
+    return _read(directory / PASSWD), _read(directory / ACL)
+
+
+def write_broker_files(directory: Path, files: BrokerFiles, owner: str | None = None) -> None:
+    """Replace both files in ``directory`` (created if need be), each atomically."""
+    directory.mkdir(parents=True, exist_ok=True)
+    write_private(directory / PASSWD, files.passwd, owner)
+    write_private(directory / ACL, files.acl, owner)
+
+
+def write_private(path: Path, text: str, owner: str | None = None) -> None:
+    """Replace ``path`` atomically with ``text``: a 0600 file written and synced
+    beside it, then renamed over it, so the broker never reads half a file."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)  # mode 0600
+    temporary = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if owner is not None:
+            shutil.chown(temporary, user=owner)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    _fsync_directory(path.parent)
+
+
+def reload_broker(pid_file: Path) -> int:
+    """Send SIGHUP to the process named in ``pid_file``; its pid."""
+    try:
+        text = pid_file.read_text().strip()
+    except OSError as error:
+        raise BrokerSyncError(f"cannot read the pid file {pid_file}: {error}") from error
+    if not text.isdigit() or int(text) <= 1:
+        raise BrokerSyncError(f"{pid_file} does not hold a process id")
+    pid = int(text)
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except ProcessLookupError as error:
+        raise BrokerSyncError(f"no broker process {pid} (stale {pid_file}?)") from error
+    except PermissionError as error:
+        raise BrokerSyncError(f"not allowed to signal process {pid}") from error
+    return pid
+
+
+class RegistryWatcher:
+    """Keeps the broker's files in step with the registry. Each :meth:`sync`
+    reads the active devices and renders both files; only when they differ
+    from the files on disk (or the last reload failed) does it rewrite them and
+    send SIGHUP. Reports one line per reload, naming devices, never secrets."""
+
+    def __init__(self, database: Database, gateway: PasswordEntry, directory: Path,
+                 reload_pid: Path, *, owner: str | None = None,
+                 report: Callable[[str], None] = print) -> None:
+        self.database, self.gateway = database, gateway
+        self.directory, self.reload_pid, self.owner = directory, reload_pid, owner
+        self.report = report
+        self._reload_owed = False  # files written, SIGHUP not yet delivered
+        self._failing: str | None = None  # the error last reported, until a sync succeeds
+
+    def sync(self) -> bool:
+        """Look at the registry once; True when the files changed and the broker
+        was reloaded. Database, file and signal errors are raised."""
+        files = render_broker_files(read_registry(self.database), self.gateway)
+        passwd, acl = current_files(self.directory)
+        if (files.passwd, files.acl) == (passwd, acl) and not self._reload_owed:
+            return False
+        write_broker_files(self.directory, files, self.owner)
+        self._reload_owed = True
+        pid = reload_broker(self.reload_pid)
+        self._reload_owed = False
+        for reason in files.skipped:
+            self.report(f"left out device {reason}")
+        before = _users(passwd) - {self.gateway.username}
+        self.report(f"reloaded the broker (pid {pid}): gateway and {len(files.devices)} "
+                    f"active devices{_changes(before, files.devices)}")
+        return True
+
+    def run(self, interval: float, stop: threading.Event) -> None:
+        """Sync now and every ``interval`` seconds until ``stop`` is set. A sync
+        that fails (database unreachable, broker restarting, disk full) is
+        reported once and tried again at the next tick; it never ends the loop."""
+        while not stop.is_set():
+            self.tick(interval)
+            stop.wait(interval)
+
+    def tick(self, interval: float) -> None:
+        """One turn of :meth:`run`: a sync whose error is reported, not raised (a
+        failure repeating itself is reported once)."""
+        try:
+            self.sync()
+        except (SQLAlchemyError, OSError, BrokerConfigError, BrokerSyncError) as error:
+            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            if message != self._failing:
+                self.report(f"error: {message} (trying again every {interval:g} s)")
+            self._failing = message
+            return
+        if self._failing is not None:
+            self.report("the broker's files are in step with the registry again")
+        self._failing = None
+
+
+def _users(passwd: str | None) -> set[str]:
+    return {line.split(":", 1)[0] for line in (passwd or "").splitlines() if ":" in line}
+
+
+def _changes(before: set[str], now: Iterable[str]) -> str:
+    """``; added a, b; removed c`` (at most a few names each)."""
+    now = set(now)
+    parts = []
+    for label, names in (("added", now - before), ("removed", before - now)):
+        if names:
+            shown = sorted(names)[:_NAMES_SHOWN]
+            more = f" and {len(names) - len(shown)} more" if len(names) > len(shown) else ""
+            parts.append(f"{label} {', '.join(shown)}{more}")
+    return "".join(f"; {part}" for part in parts)
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
