@@ -7,6 +7,7 @@ import json
 from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from app.identity.auth import current_principal, protected
 from app.identity.models import Role
@@ -68,7 +69,7 @@ class Devices(MethodView):
         return _with_password(perform_write(action), password)
 
     @protected(blp, *REGISTRY_READERS)
-    @blp.arguments(DeviceQuerySchema(), location="query")
+    @blp.arguments(DeviceQuerySchema(), location="query", unknown=RAISE)
     @blp.response(200, DevicePageSchema)
     def get(self, query):
         """Devices, newest registration first (customs: its own; regulators, admins: all)."""
@@ -82,7 +83,7 @@ class Devices(MethodView):
 @blp.route("/quarantine")
 class Quarantine(MethodView):
     @protected(blp, *EVENT_READERS)
-    @blp.arguments(QuarantineQuerySchema(), location="query")
+    @blp.arguments(QuarantineQuerySchema(), location="query", unknown=RAISE)
     @blp.response(200, QuarantinePageSchema)
     def get(self, query):
         """Messages the gateway refused, with the reason and the first bytes of each,
@@ -127,7 +128,7 @@ class Revoke(MethodView):
 @blp.route("/<device_id>/events")
 class Events(MethodView):
     @protected(blp, *EVENT_READERS)
-    @blp.arguments(PageQuerySchema(), location="query")
+    @blp.arguments(PageQuerySchema(), location="query", unknown=RAISE)
     @blp.response(200, DeviceEventPageSchema)
     @blp.alt_response(404, response="DEFAULT_ERROR", description="no such device for you")
     def get(self, query, device_id):

@@ -249,7 +249,7 @@ def test_one_device_is_visible_to_its_owner_regulators_and_admins(client, cast, 
 
 
 @pytest.mark.parametrize("query", ["limit=0", "limit=201", "limit=x", "before=-1", "before=x",
-                                   "status=lost", "kind=Bad!"])
+                                   "status=lost", "kind=Bad!", "stauts=revoked"])
 def test_bad_list_queries_are_422(client, cast, query):
     response = client.get(f"{API}?{query}", headers=cast.customs.headers)
     assert response.status_code == 422
@@ -344,10 +344,19 @@ def test_quarantine_is_scoped_filtered_and_paginated(client, cast, make_org, reg
     assert len(page["items"]) == 3 and len(rest["items"]) == 1 and rest["next"] is None
 
 
-@pytest.mark.parametrize("query", ["limit=0", "before=-2", "reason=" + "r" * 33, "device="])
+@pytest.mark.parametrize("query", ["limit=0", "before=-2", "reason=" + "r" * 33, "device=",
+                                   "resaon=replay"])
 def test_bad_quarantine_queries_are_422(client, cast, query):
     response = client.get(f"{API}/quarantine?{query}", headers=cast.regulator.headers)
     assert response.status_code == 422
+    assert query.split("=")[0] in response.get_json()["errors"]["query"]
+
+
+def test_an_unknown_events_parameter_is_422_naming_it(client, cast, register):
+    register("scanner-7")
+    response = client.get(f"{API}/scanner-7/events?limt=1", headers=cast.customs.headers)
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["query"] == {"limt": ["Unknown field."]}
 
 
 def _every_stored_value(platform) -> str:
