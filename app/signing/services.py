@@ -5,8 +5,8 @@ organisation) whose payload is ``{"digest", "document", "version"}`` for a
 version of the document (any version up to the current one: the entry names
 the version signed). The platform verifies it with the registered key and
 algorithm (never the header's choice), keeps the JWS so that any reader can
-verify it again, and logs ``document.signed``. A cancelled document is
-signed no more.
+verify it again, and logs ``document.signed``. A cancelled document, or a
+surrendered electronic bill of lading, is signed no more.
 """
 
 from __future__ import annotations
@@ -67,17 +67,21 @@ def revoke_key(session: Session, notary: Notary, principal: Principal, key_id: s
     return row, notarized
 
 
+_FINAL = (DocumentStatus.CANCELLED, DocumentStatus.SURRENDERED)
+
+
 def sign_document(session: Session, notary: Notary, principal: Principal, document_id: str,
                   jws: str, now: datetime) -> tuple[DocumentSignature, list[Notarized]]:
     """Verify and record the principal's JWS over a version of a document; a
-    cancelled document is a 409."""
+    cancelled document or a surrendered eBL (final: nothing more happens to
+    it) is a 409."""
     # Locked for share: a cancellation in flight (it locks the document for
     # update) commits first and is seen here, so no signature is logged after it.
     document = load_document(session, document_id, for_share=True)
     if not has_full_access(session, principal, document):
         raise not_found(document_id)
-    if document.status == DocumentStatus.CANCELLED:
-        raise Conflict(f"document {document_id} is cancelled; it cannot be signed")
+    if document.status in _FINAL:
+        raise Conflict(f"document {document_id} is {document.status.value}; it cannot be signed")
     try:
         unverified = parse_compact(jws)
     except JwsError as error:

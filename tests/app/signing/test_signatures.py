@@ -111,6 +111,22 @@ def test_a_cancelled_document_cannot_be_signed(client, cast, submit, snapshot):
     assert snapshot() == before
 
 
+def test_a_surrendered_ebl_cannot_be_signed(client, cast, submit, snapshot):
+    ebl = submit("bill_of_lading")
+    assert client.post(f"/api/v1/documents/{ebl['id']}/surrender",
+                       headers=cast.exporter.headers).status_code == 200
+    private = generate_private_key("ES256")
+    key = register(client, cast.carrier, private, "ES256")  # the carrier now holds it
+    before = snapshot()
+    response = client.post(f"/api/v1/documents/{ebl['id']}/signatures",
+                           headers=cast.carrier.headers,
+                           json={"jws": sign_compact(claims(ebl), private, "ES256",
+                                                     kid=key["id"])})
+    assert response.status_code == 409
+    assert "is surrendered" in response.get_json()["message"]
+    assert snapshot() == before
+
+
 def test_an_earlier_version_can_still_be_signed_and_the_entry_names_it(client, cast, submit,
                                                                        check_receipt):
     # Intended: a signature names its version, so signing a superseded one is unambiguous.
