@@ -80,50 +80,30 @@ def test_bad_signatures_are_422_and_write_nothing(client, cast, submit, snapshot
     assert snapshot() == before
 
 
-def test_revoked_key_cannot_sign(client, cast, submit, snapshot):
-    invoice = submit("commercial_invoice")
-    private = generate_private_key("EdDSA")
-    key = register(client, cast.exporter, private, "EdDSA")
-    assert client.post(f"/api/v1/keys/{key['id']}/revoke",
+@pytest.mark.parametrize("doc_type, signer, alg, change, status, message", [
+    ("commercial_invoice", "exporter", "EdDSA", "/api/v1/keys/{key}/revoke", 422, None),
+    ("commercial_invoice", "exporter", "EdDSA", "/api/v1/documents/{document}/cancel", 409,
+     "is cancelled"),
+    # the exporter holds the eBL and surrenders it; the carrier then holds it
+    ("bill_of_lading", "carrier", "ES256", "/api/v1/documents/{document}/surrender", 409,
+     "is surrendered"),
+])
+def test_no_signature_with_a_revoked_key_or_on_a_final_document(
+        client, cast, submit, snapshot, doc_type, signer, alg, change, status, message):
+    document = submit(doc_type)
+    signer = getattr(cast, signer)
+    private = generate_private_key(alg)
+    key = register(client, signer, private, alg)
+    assert client.post(change.format(key=key["id"], document=document["id"]),
                        headers=cast.exporter.headers).status_code == 200
     before = snapshot()
-    response = client.post(f"/api/v1/documents/{invoice['id']}/signatures",
-                           headers=cast.exporter.headers,
-                           json={"jws": sign_compact(claims(invoice), private, "EdDSA",
+    response = client.post(f"/api/v1/documents/{document['id']}/signatures",
+                           headers=signer.headers,
+                           json={"jws": sign_compact(claims(document), private, alg,
                                                      kid=key["id"])})
-    assert response.status_code == 422
-    assert snapshot() == before
-
-
-def test_a_cancelled_document_cannot_be_signed(client, cast, submit, snapshot):
-    invoice = submit("commercial_invoice")
-    private = generate_private_key("EdDSA")
-    key = register(client, cast.exporter, private, "EdDSA")
-    assert client.post(f"/api/v1/documents/{invoice['id']}/cancel",
-                       headers=cast.exporter.headers).status_code == 200
-    before = snapshot()
-    response = client.post(f"/api/v1/documents/{invoice['id']}/signatures",
-                           headers=cast.exporter.headers,
-                           json={"jws": sign_compact(claims(invoice), private, "EdDSA",
-                                                     kid=key["id"])})
-    assert response.status_code == 409
-    assert "is cancelled" in response.get_json()["message"]
-    assert snapshot() == before
-
-
-def test_a_surrendered_ebl_cannot_be_signed(client, cast, submit, snapshot):
-    ebl = submit("bill_of_lading")
-    assert client.post(f"/api/v1/documents/{ebl['id']}/surrender",
-                       headers=cast.exporter.headers).status_code == 200
-    private = generate_private_key("ES256")
-    key = register(client, cast.carrier, private, "ES256")  # the carrier now holds it
-    before = snapshot()
-    response = client.post(f"/api/v1/documents/{ebl['id']}/signatures",
-                           headers=cast.carrier.headers,
-                           json={"jws": sign_compact(claims(ebl), private, "ES256",
-                                                     kid=key["id"])})
-    assert response.status_code == 409
-    assert "is surrendered" in response.get_json()["message"]
+    assert response.status_code == status
+    if message:
+        assert message in response.get_json()["message"]
     assert snapshot() == before
 
 
@@ -244,11 +224,23 @@ def test_two_revocations_of_a_key_at_once_log_one(client, cast, platform, clock,
         assert session.get(SigningKey, key["id"]).revoked_at == first.revoked_at
 
 
-def test_a_key_revocation_committing_while_a_signature_is_recorded_wins(
-        client, cast, submit, platform, clock, lock_waiters):
+def _revoke_the_key(session, platform, owner, key, invoice, now):
+    signing.revoke_key(session, platform.notary, owner, key["id"], now)
+
+
+def _cancel_the_document(session, platform, owner, key, invoice, now):
+    documents.cancel(session, platform.notary, owner, invoice["id"], now)
+
+
+@pytest.mark.parametrize("change, refusal, entry_type", [
+    (_revoke_the_key, ValidationFailed, "key.revoked"),
+    (_cancel_the_document, Conflict, "document.cancelled"),
+])
+def test_a_change_committing_while_a_signature_is_recorded_wins(
+        client, cast, submit, platform, clock, lock_waiters, change, refusal, entry_type):
     # "Later signatures with it are refused": a signature checked against the
-    # key while its revocation is in flight must wait for it and be refused,
-    # not be logged after key.revoked.
+    # key (or the document) while its revocation (or cancellation) is in
+    # flight must wait for it and be refused, not be logged after it.
     invoice = submit("commercial_invoice")
     private = generate_private_key("EdDSA")
     key = register(client, cast.exporter, private, "EdDSA")
@@ -258,39 +250,14 @@ def test_a_key_revocation_committing_while_a_signature_is_recorded_wins(
     outcome: dict = {}
     signer = _signer(platform, owner, invoice["id"], jws, clock.now, outcome)
     with platform.db.write() as session:
-        signing.revoke_key(session, platform.notary, owner, key["id"], clock.now)
+        change(session, platform, owner, key, invoice, clock.now)
         session.flush()
         signer.start()
         lock_waiters()
     signer.join(timeout=30)
     assert not signer.is_alive()
-    assert isinstance(outcome.get("refused"), ValidationFailed), outcome
-    assert _entry_types(platform, size) == ["key.revoked"]
-
-
-def test_a_cancellation_committing_while_a_signature_is_recorded_wins(
-        client, cast, submit, platform, clock, lock_waiters):
-    # A signature checked against the document while its cancellation is in
-    # flight must wait for it and be refused (409), not be logged after
-    # document.cancelled.
-    invoice = submit("commercial_invoice")
-    private = generate_private_key("EdDSA")
-    key = register(client, cast.exporter, private, "EdDSA")
-    jws = sign_compact(claims(invoice), private, "EdDSA", kid=key["id"])
-    owner = Principal(cast.exporter.org_id, cast.exporter.role)
-    size = _ledger_size(platform)
-    outcome: dict = {}
-    signer = _signer(platform, owner, invoice["id"], jws, clock.now, outcome)
-    with platform.db.write() as session:
-        documents.cancel(session, platform.notary, owner, invoice["id"], clock.now)
-        session.flush()
-        signer.start()
-        lock_waiters()
-    signer.join(timeout=30)
-    assert not signer.is_alive()
-    assert isinstance(outcome.get("refused"), Conflict), outcome
-    assert "cancelled" in outcome["refused"].message
-    assert _entry_types(platform, size) == ["document.cancelled"]
+    assert isinstance(outcome.get("refused"), refusal), outcome
+    assert _entry_types(platform, size) == [entry_type]
 
 
 def test_a_signature_and_an_amendment_of_the_document_at_once_both_succeed(
