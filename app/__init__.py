@@ -19,6 +19,7 @@ from .notary.views import blp as ledger_blp
 from .signing.views import blp as keys_blp
 from .platform import Platform, build_platform
 from .request_json import read_json_bodies_strictly
+from .request_query import read_queries_strictly
 
 API_BLUEPRINTS = (ledger_blp, documents_blp, consents_blp, keys_blp, devices_blp, audit_blp)
 
@@ -44,6 +45,7 @@ def create_app(config: Config | None = None, platform: Platform | None = None) -
     )
     app.extensions["tradezone"] = platform
     read_json_bodies_strictly()
+    read_queries_strictly()
     api = Api(app, spec_kwargs={"extra_plugins": [SharedResponsesPlugin()]})
     api.spec.components.security_scheme(BEARER_AUTH, {"type": "http", "scheme": "bearer"})
     register_document_types(api.spec)

@@ -10,8 +10,12 @@ answered (webargs: ``{"errors": {"json": ["Invalid JSON body."]}}``).
 Everything else is as webargs reads a body: only a JSON media type, UTF-8,
 an empty body is no body, NaN and Infinity are read (the schemas refuse
 them where they are not taken), and a body over ``MAX_CONTENT_LENGTH`` is a
-413 when it is read. One difference: a body nested too deeply to parse is a
-400 too, where webargs let the ``RecursionError`` through (a 500).
+413 when it is read. Two differences: a body nested too deeply to parse is a
+400 too, where webargs let the ``RecursionError`` through (a 500); and a body
+labelled with a charset other than UTF-8 is a 415 naming it, where webargs
+read it as UTF-8 whatever the label said: JSON is UTF-8 (RFC 8259 section
+8.1), and bytes sent as Latin-1 that are also UTF-8 would be stored as text
+their sender never wrote.
 """
 
 from __future__ import annotations
@@ -27,28 +31,41 @@ from webargs.flaskparser import is_json_request
 
 from ledger.strictjson import DuplicateMemberError, UniqueMembersDecoder
 
-# A member name quoted in an error is cut to this many characters.
+# A member name or charset quoted in an error is cut to this many characters.
 _NAME_SHOWN = 64
+# Content-Type charset labels read as UTF-8 (compared in lower case).
+_UTF8_LABELS = ("utf-8", "utf8")
 
 
 def load_json_body(request: Request, schema: Schema) -> Any:
     """The body of a JSON request, or ``missing`` when there is none (webargs'
-    loader signature); aborts with 400 when it is not JSON or repeats a name."""
+    loader signature); aborts with 400 when it is not JSON or repeats a name,
+    415 when it is labelled with a charset other than UTF-8."""
     if not is_json_request(request):
         return missing
     body = request.get_data(cache=True)  # a 413 when over MAX_CONTENT_LENGTH
     if not body:
         return missing
+    charset = request.mimetype_params.get("charset")
+    if charset is not None and charset.lower() not in _UTF8_LABELS:
+        message = f"Invalid JSON body: the charset {_shown(charset)} is not UTF-8."
+        abort(415, message=message, messages={"json": [message]})
     try:
         return json.loads(body.decode("utf-8"), cls=UniqueMembersDecoder)
     except DuplicateMemberError as error:
-        shown = repr(error.name[:_NAME_SHOWN]) + ("..." if len(error.name) > _NAME_SHOWN else "")
-        message = f"Invalid JSON body: the member name {shown} is repeated in an object."
+        message = (f"Invalid JSON body: the member name {_shown(error.name)} "
+                   "is repeated in an object.")
         abort(400, exc=error, message=message, messages={"json": [message]})
-    # JSONDecodeError is a ValueError; nesting deeper than the interpreter's
-    # recursion limit is a RecursionError (which webargs let through: a 500).
+    # JSONDecodeError is a ValueError, and so is nesting deeper than the
+    # interpreter's recursion limit (ledger.strictjson.NestingError; webargs
+    # let its RecursionError through: a 500).
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         abort(400, exc=error, messages={"json": ["Invalid JSON body."]})
+
+
+def _shown(text: str) -> str:
+    """``text`` quoted for an error message, cut to ``_NAME_SHOWN`` characters."""
+    return repr(text[:_NAME_SHOWN]) + ("..." if len(text) > _NAME_SHOWN else "")
 
 
 def read_json_bodies_strictly() -> None:

@@ -1,6 +1,11 @@
 """JSON from untrusted sources, parsed strictly: duplicate member names and
 the non-standard constants (NaN, Infinity) are refused rather than silently
-resolved, so two parsers can never read the same bytes differently."""
+resolved, so two parsers can never read the same bytes differently.
+
+Every refusal is a ``ValueError``, as ``json`` raises for text that is not
+JSON, an integer of more digits than Python converts (4300 by default) among
+them; so is nesting too deep for Python's decoder, which recurses once per
+level and raised ``RecursionError`` (:class:`NestingError`)."""
 
 from __future__ import annotations
 
@@ -10,7 +15,8 @@ from typing import Any
 
 
 def loads_strict(data: bytes | str) -> Any:
-    """Parse UTF-8 JSON; raise ``ValueError`` on duplicate names, NaN/Infinity or bad UTF-8."""
+    """Parse UTF-8 JSON; raise ``ValueError`` on duplicate names, NaN/Infinity, bad
+    UTF-8, nesting too deep to parse, or anything else that is not JSON."""
     text = data.decode("utf-8") if isinstance(data, bytes) else data
     return json.loads(text, cls=StrictDecoder)
 
@@ -24,13 +30,26 @@ class DuplicateMemberError(ValueError):
         self.name = name
 
 
+class NestingError(ValueError):
+    """Arrays and objects nested deeper than Python's decoder can recurse (about
+    a thousand levels less what the caller's stack already holds)."""
+
+
 class UniqueMembersDecoder(json.JSONDecoder):
     """The duplicate-name rule alone: an object that repeats a member name, at
     any depth, raises :class:`DuplicateMemberError`. NaN and Infinity are read as
-    Python reads them, for callers whose schemas decide which numbers they take."""
+    Python reads them, for callers whose schemas decide which numbers they take.
+    Nesting too deep to parse raises :class:`NestingError`."""
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options, object_pairs_hook=_unique_members)
+
+    def raw_decode(self, s: str, idx: int = 0) -> tuple[Any, int]:
+        # ``decode`` (and so ``json.loads``) parses through this method.
+        try:
+            return super().raw_decode(s, idx)
+        except RecursionError as error:
+            raise NestingError("JSON nested too deeply to parse") from error
 
 
 class StrictDecoder(UniqueMembersDecoder):

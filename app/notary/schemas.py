@@ -38,14 +38,18 @@ def is_canonical_integer(text: str) -> bool:
 
 
 class CanonicalInteger(fields.Integer):
-    """A non-negative integer written canonically (``is_canonical_integer``)."""
+    """A non-negative integer written canonically (``is_canonical_integer``);
+    one of more digits than ``int()`` converts (4300) is too large."""
 
     default_error_messages = {"invalid": "Not a canonical non-negative integer."}
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str) or not is_canonical_integer(value):
             raise self.make_error("invalid")
-        return super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return int(value)
+        except ValueError as error:  # Python's limit on converting digits
+            raise self.make_error("too_large") from error
 
 
 

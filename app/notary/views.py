@@ -10,12 +10,14 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError
 from sqlalchemy import Connection, select
+from werkzeug.datastructures import MultiDict
 
 import ledger
 from app.errors import NotFound, ValidationFailed
 from app.identity.auth import current_principal, protected
 from app.identity.models import Role
 from app.platform import current_platform
+from app.request_query import refuse_repeated
 from ledger.rowcache import CachedTreeReader
 from ledger.sqlstore import SqlLog
 
@@ -54,20 +56,29 @@ def _tree_reader(connection: Connection, tree_size: int) -> CachedTreeReader:
 
 def _query_integers(schema: Schema) -> dict[str, int]:
     """The query's integers named by ``schema``: read directly when each is
-    written canonically (the proof routes are the busiest reads, and webargs
-    cost a tenth of each), else loaded through ``schema`` for its 422."""
+    given once and written canonically (the proof routes are the busiest reads,
+    and webargs cost a tenth of each), else loaded through ``schema`` for its 422."""
     args = request.args
     values = {}
     for name in schema.fields:
-        text = args.get(name)
-        if text is None or not is_canonical_integer(text):
-            try:
-                return schema.load(args, unknown=EXCLUDE)
-            except ValidationError as error:
-                raise ValidationFailed("invalid query",
-                                       errors={"query": error.messages}) from error
-        values[name] = int(text)
+        given = args.getlist(name)
+        if len(given) != 1 or not is_canonical_integer(given[0]):
+            return _load_query(args, schema)
+        try:
+            values[name] = int(given[0])
+        except ValueError:  # more digits than int() converts (4300): the schema's 422
+            return _load_query(args, schema)
     return values
+
+
+def _load_query(args: MultiDict, schema: Schema) -> dict[str, int]:
+    """The query loaded through ``schema``, refused with a 422 as a webargs
+    route refuses it (``app.request_query``): a parameter given twice, say."""
+    try:
+        refuse_repeated(args, schema)
+        return schema.load(args, unknown=EXCLUDE)
+    except ValidationError as error:
+        raise ValidationFailed("invalid query", errors={"query": error.messages}) from error
 
 
 def _proof_response(body: dict) -> Response:

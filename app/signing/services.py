@@ -12,7 +12,6 @@ surrendered electronic bill of lading, is signed no more.
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +27,7 @@ from app.identity.tokens import is_identifier, new_identifier
 from app.notary.service import Notarized, Notary, PendingEntry, make_entry
 from ledger.jws import JwsError, parse_compact, verify_jws
 from ledger.publickeys import KeyFormatError, load_public_key
+from ledger.strictjson import DuplicateMemberError, loads_strict
 
 from .models import DocumentSignature, SigningKey
 
@@ -131,9 +131,13 @@ def _registered_key(session: Session, key_id: str,
 
 
 def _signed_version(session: Session, document: Document, payload: bytes) -> DocumentVersion:
+    # Strictly: a payload read one way here and another way by a later verifier
+    # (a repeated "document", say) would be a signature on two statements.
     try:
-        claims = json.loads(payload)
+        claims = loads_strict(payload)
         named = (claims["document"], claims["version"], claims["digest"])
+    except DuplicateMemberError as error:
+        raise _invalid("jws", f"payload repeats the member name {error.name!r}") from error
     except (ValueError, TypeError, KeyError) as error:
         raise _invalid("jws", 'payload must be {"document", "version", "digest"}') from error
     # Only versions 1..current exist: checked before the look-up, since a number

@@ -91,10 +91,14 @@ def test_entry_pages_continue_with_next(client, filled, regulator):
     ("proofs/inclusion?index=%D9%A1&tree_size=6", 422, "index"),  # an Arabic-Indic digit one
     ("proofs/inclusion?index=1", 422, "tree_size"),
     ("proofs/inclusion?index=0&tree_size=99999999999999999999999999", 404, None),
+    # more digits than int() converts (4300): a ValueError on the fast path, was a 500
+    ("proofs/inclusion?index=0&tree_size=" + "9" * 5000, 422, "tree_size"),
+    ("proofs/inclusion?index=" + "9" * 5000 + "&tree_size=6", 422, "index"),
     ("proofs/consistency?first=5&second=4", 400, None),
     ("proofs/consistency?first=1&second=99", 404, None),
     ("proofs/consistency?first=x&second=4", 422, "first"),
     ("proofs/consistency?first=1.5&second=4", 422, "first"),
+    ("proofs/consistency?first=1&second=" + "9" * 5000, 422, "second"),
 ])
 def test_bad_proof_queries_are_4xx_json_naming_the_problem(client, filled, query, status, field):
     response = client.get(f"/api/v1/ledger/{query}")
@@ -105,6 +109,16 @@ def test_bad_proof_queries_are_4xx_json_naming_the_problem(client, filled, query
         assert field in body["errors"]["query"]
     else:
         assert body["message"]
+
+
+@pytest.mark.parametrize("path, name", [
+    ("proofs/inclusion?index=0&tree_size=", "tree_size"),
+    ("entries?start=", "start"),
+])
+def test_an_integer_too_long_to_convert_is_422_saying_so(client, filled, regulator, path, name):
+    response = client.get(f"/api/v1/ledger/{path}{'9' * 5000}", headers=regulator.headers)
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["query"] == {name: ["Number too large."]}
 
 
 def test_proofs_may_be_cached_and_errors_may_not(client, filled):

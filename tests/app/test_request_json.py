@@ -130,3 +130,28 @@ def test_a_body_that_is_not_json_is_not_read_as_json(client, cast, snapshot):
                            data=REPEATED, content_type="text/plain")
     assert response.status_code == 422  # no body: the required fields are missing
     assert snapshot() == before
+
+
+@pytest.mark.parametrize("charset", ["latin-1", "ISO-8859-1", "utf-16", "us-ascii"])
+def test_a_json_body_labelled_with_another_charset_is_415_naming_it(client, cast, snapshot,
+                                                                     charset):
+    # JSON is UTF-8 (RFC 8259 section 8.1): read as UTF-8, these bytes would not
+    # be the text their sender meant ("\xc3\xa4" is "\u00c3\u00a4" in Latin-1).
+    data = json.dumps({"type": "commercial_invoice",
+                       "content": example("commercial_invoice", cast)}).encode()
+    before = snapshot()
+    response = client.post("/api/v1/documents", headers=cast.exporter.headers, data=data,
+                           content_type=f"application/json; charset={charset}")
+    assert response.status_code == 415, response.get_json()
+    message = f"Invalid JSON body: the charset {charset!r} is not UTF-8."
+    assert response.get_json()["errors"] == {"json": [message]}
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "UTF-8", "utf8"])
+def test_a_json_body_labelled_utf8_is_read(client, cast, charset):
+    data = json.dumps({"type": "commercial_invoice",
+                       "content": example("commercial_invoice", cast)}).encode()
+    response = client.post("/api/v1/documents", headers=cast.exporter.headers, data=data,
+                           content_type=f"application/json; charset={charset}")
+    assert response.status_code == 201, response.get_json()

@@ -1,4 +1,5 @@
-"""Strict JSON: repeated member names (named in the error) and NaN/Infinity."""
+"""Strict JSON: repeated member names (named in the error), NaN/Infinity, and nesting
+too deep to parse (a ValueError, like every other refusal)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import math
 import pytest
 
 from ledger.strictjson import (
-    DuplicateMemberError, StrictDecoder, UniqueMembersDecoder, loads_strict,
+    DuplicateMemberError, NestingError, StrictDecoder, UniqueMembersDecoder, loads_strict,
 )
 
 
@@ -41,3 +42,26 @@ def test_constants_are_refused_strictly_and_read_by_the_unique_members_decoder(c
         json.loads(text, cls=StrictDecoder)
     value = json.loads(text, cls=UniqueMembersDecoder)["n"]
     assert math.isnan(value) if constant == "NaN" else value == float(constant)
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize("parse", [
+    loads_strict,
+    lambda text: json.loads(text, cls=StrictDecoder),
+    lambda text: json.loads(text, cls=UniqueMembersDecoder),
+    lambda text: StrictDecoder().decode(text),  # one decoder kept for many documents
+])
+def test_nesting_too_deep_to_parse_is_a_value_error(parse):
+    # Python's decoder recurses per level: past the interpreter's limit it
+    # raised RecursionError, which callers catching ValueError let through.
+    with pytest.raises(NestingError, match="nested too deeply") as raised:
+        parse(DEEP)
+    assert isinstance(raised.value, ValueError)
+    assert parse("[[[]]]") == [[[]]]  # nesting itself is fine
+
+
+def test_an_integer_of_more_digits_than_python_converts_is_a_value_error():
+    with pytest.raises(ValueError, match="4300 digits"):
+        loads_strict('{"n": %s}' % ("9" * 5000))

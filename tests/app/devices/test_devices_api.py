@@ -101,6 +101,7 @@ _ED_PRIVATE = generate_private_key("EdDSA")
     (_good(public_key=""), "public_key"),
     (_good(public_key=42), "public_key"),
     (_good(public_key=[1, 2]), "public_key"),
+    (_good(public_key="[" * 3000), "public_key"),  # JWK text nested too deeply to parse
     (_good(public_key={"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}), "public_key"),
     (_good(public_key=_ED_PRIVATE.export_key(format="PEM")), "public_key"),
     (_good(alg="EdDSA"), "public_key"),  # a P-256 key registered for EdDSA

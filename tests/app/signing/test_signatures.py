@@ -14,7 +14,9 @@ from app.errors import Conflict, ValidationFailed
 from app.identity.auth import Principal
 from app.signing import services as signing
 from app.signing.models import SigningKey
-from ledger.jws import generate_private_key, parse_compact, public_key_of, sign_compact, verify_jws
+from ledger.jws import (
+    base64url_encode, generate_private_key, parse_compact, public_key_of, sign_compact, verify_jws,
+)
 from ledger.publickeys import load_public_key
 from tests.app.conftest import example, in_thread
 
@@ -70,6 +72,10 @@ def test_bad_signatures_are_422_and_write_nothing(client, cast, submit, snapshot
         "alg mismatch": sign_compact(claims(invoice), p256, "ES256", kid=key["id"]),
         "not a JWS": "not.a.jws!",
         "payload not claims": sign_compact(b'"hello"', mine, "EdDSA", kid=key["id"]),
+        # nested too deeply for Python's decoder: was a RecursionError (a 500)
+        "header nested too deeply": ".".join(
+            base64url_encode(part) for part in (b"[" * 3000, b"{}", bytes(64))),
+        "payload nested too deeply": sign_compact(b"[" * 3000, mine, "EdDSA", kid=key["id"]),
     }
     before = snapshot()
     for name, jws in cases.items():
@@ -130,6 +136,7 @@ def test_an_earlier_version_can_still_be_signed_and_the_entry_names_it(client, c
     {"alg": "EdDSA", "public_key": "-----BEGIN PUBLIC KEY-----\ngarbage\n-----END PUBLIC KEY-----"},
     {"alg": "ES256", "public_key": {"kty": "OKP", "crv": "Ed25519", "x": "AAAA"}},
     {"alg": "RS256", "public_key": "x"},
+    {"alg": "EdDSA", "public_key": "[" * 3000},  # JWK text nested too deeply to parse
     {"alg": "EdDSA"},
     # the P-256 point at infinity: every signature would verify with it
     {"alg": "ES256", "public_key": {"kty": "EC", "crv": "P-256", "x": "A" * 43, "y": "A" * 43}},
@@ -138,6 +145,24 @@ def test_bad_keys_are_422(client, cast, snapshot, body):
     before = snapshot()
     response = client.post("/api/v1/keys", headers=cast.exporter.headers, json=body)
     assert response.status_code == 422
+    assert snapshot() == before
+
+
+def test_a_signed_payload_repeating_a_member_name_is_422_naming_it(client, cast, submit,
+                                                                   snapshot):
+    # Read as its last member, this payload signed the invoice; read as its
+    # first (as another verifier may), it signed another document.
+    invoice = submit("commercial_invoice")
+    private = generate_private_key("EdDSA")
+    key = register(client, cast.exporter, private, "EdDSA")
+    payload = ('{"document": "doc_aaaaaaaaaaaaaaaa", ' + claims(invoice).decode()[1:]).encode()
+    before = snapshot()
+    response = client.post(f"/api/v1/documents/{invoice['id']}/signatures",
+                           headers=cast.exporter.headers,
+                           json={"jws": sign_compact(payload, private, "EdDSA", kid=key["id"])})
+    assert response.status_code == 422, response.get_json()
+    assert response.get_json()["errors"]["json"]["jws"] == [
+        "payload repeats the member name 'document'"]
     assert snapshot() == before
 
 
