@@ -4,8 +4,9 @@ and the document types' content schemas.
 
 - a 404 on every route with an id in its path (nothing by that id, or
   nothing the caller may see: the two are never told apart);
-- a 413 on every request body (``MAX_CONTENT_LENGTH``), and a 400 for one
-  that is not JSON or repeats a member name (:mod:`app.request_json`);
+- a 413 on every request body (``MAX_CONTENT_LENGTH``), a 415 for one
+  labelled with a charset other than UTF-8, and a 400 for one that is not
+  JSON or repeats a member name (:mod:`app.request_json`);
 - the ``Idempotency-Key`` header on every POST (every API write goes through
   :func:`app.idempotency.perform_write`), with its 400 (malformed) and 422
   (reused with another request).
@@ -50,6 +51,7 @@ class SharedResponsesPlugin(BasePlugin):
             bad_requests = []
             if "requestBody" in operation:
                 responses.setdefault("413", _error("the body is larger than the server takes"))
+                responses.setdefault("415", _error("the body's charset is not UTF-8"))
                 bad_requests.append("a body that is not JSON or repeats a member name")
             if method == "post":
                 operation.setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)

@@ -38,11 +38,11 @@ def test_every_route_with_an_id_documents_404(spec):
     assert missing == []
 
 
-def test_every_request_body_documents_400_413_422_and_has_an_example(spec):
+def test_every_request_body_documents_400_413_415_422_and_has_an_example(spec):
     bodies = [(path, method, op) for path, method, op in operations(spec) if "requestBody" in op]
     assert len(bodies) == 7
     for path, method, op in bodies:
-        assert {"400", "413", "422"} <= set(op["responses"]), (method, path)
+        assert {"400", "413", "415", "422"} <= set(op["responses"]), (method, path)
         assert "repeats a member name" in op["responses"]["400"]["description"], (method, path)
         media = op["requestBody"]["content"]["application/json"]
         assert media.get("example") or media.get("examples"), (method, path)
