@@ -7,13 +7,15 @@ import sys
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import DBAPIError
 
 import ledger
 from ledger.logcheck import StoredCheckpointRow, check_log
 from ledger.sqlstore import SqlLog
 
-from .config import Config
-from .errors import AppError
+from .config import Config, ConfigError
+from .db import unusable_database_line
+from .errors import DRIVER_ERRORS, AppError
 from .identity import services as identity
 from .identity.models import Role
 from .platform import Platform, build_platform
@@ -26,13 +28,19 @@ def _platform(ctx: click.Context) -> Platform:
 
 
 class _Group(click.Group):
-    """Report the platform's own errors as one line and exit 1, never a traceback."""
+    """Report the platform's own errors, a bad setting and a database that cannot
+    be used as one line and exit 1, never a traceback."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except (AppError, ledger.LedgerError) as error:
+        except (AppError, ledger.LedgerError, ConfigError) as error:
             raise click.ClickException(str(error)) from error
+        except (DBAPIError, *DRIVER_ERRORS) as error:
+            line = unusable_database_line(error, Config.from_env().database_url)
+            if line is None:
+                raise
+            raise click.ClickException(line) from error
 
 
 @click.group(cls=_Group)
@@ -60,8 +68,8 @@ def db_upgrade(ctx: click.Context) -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 256))
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the API with gunicorn."""
     from .serve import serve as run_server

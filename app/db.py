@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import os
 import select
+import sqlite3
 import threading
 import weakref
 from collections.abc import Iterator
@@ -23,14 +24,18 @@ from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 
+import psycopg
 from sqlalchemy import (
     Connection, DateTime, Engine, MetaData, TypeDecorator, create_engine, event,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session
 
 from ledger.sqlstore import NAMING_CONVENTION
+
+from .config import ConfigError, redacted_url, url_passwords
+from .errors import DRIVER_ERRORS, database_unavailable
 
 _WRITE_OPTION = "tradezone_write"
 
@@ -83,12 +88,20 @@ def make_engine(url: str, autocommit: bool = False) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, **options)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        _make_directory_of(Path(parsed.database))
     engine = create_engine(url, connect_args={"timeout": 30}, **options)
     event.listen(engine, "connect", _configure_sqlite_connection)
     if not autocommit:
         event.listen(engine, "begin", _begin_sqlite_transaction)
     return engine
+
+
+def _make_directory_of(database: Path) -> None:
+    try:
+        database.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"TZ_DATABASE_URL: cannot create the directory of the SQLite "
+                          f"database {database}: {error.strerror or error}") from error
 
 
 def _discard_if_server_hung_up(dbapi_connection, _record, _proxy) -> None:
@@ -216,3 +229,34 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
         self._autocommit_engine.dispose()
+
+
+def unusable_database_line(error: BaseException, url: str) -> str | None:
+    """One line for an operator when ``error`` says the database at ``url``
+    cannot be used (unreachable, refusing the credentials, missing, or without
+    the schema), naming TZ_DATABASE_URL without its password; None for any
+    other error (a bug, worth its traceback)."""
+    if not isinstance(error, (DBAPIError, *DRIVER_ERRORS)):
+        return None
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    where = f"the database TZ_DATABASE_URL={redacted_url(url)}"
+    if _is_missing_table(cause):
+        return f"{where} has no Tradezone tables: run `tradezone db upgrade`"
+    if not (database_unavailable(error) or _is_bad_connection_option(cause)):
+        return None
+    reason = " ".join(line.strip() for line in str(cause).splitlines() if line.strip())
+    for password in url_passwords(url):
+        reason = reason.replace(password, "***")
+    return f"cannot use {where}: {reason or type(cause).__name__}"
+
+
+def _is_bad_connection_option(cause: BaseException | None) -> bool:
+    """A query parameter of the URL that libpq does not know (``?sslmod=...``)."""
+    return (isinstance(cause, psycopg.ProgrammingError)
+            and str(cause).startswith("invalid connection option"))
+
+
+def _is_missing_table(cause: BaseException | None) -> bool:
+    if isinstance(cause, psycopg.errors.UndefinedTable):
+        return True
+    return isinstance(cause, sqlite3.OperationalError) and "no such table" in str(cause)

@@ -14,8 +14,9 @@ import ledger
 from ledger.keys import load_or_create_signing_key
 from ledger.rowcache import TreeRowCache
 
-from .config import Config
+from .config import Config, ConfigError
 from .consent.policy import ExportPolicy
+from .consent.policy.errors import PolicyFileError
 from .db import Database
 from .notary.service import Notary
 
@@ -48,10 +49,28 @@ class Platform:
 
 
 def build_platform(config: Config) -> Platform:
-    key = load_or_create_signing_key(config.ledger_key_file)
-    signer = ledger.NoteSigner(config.ledger_origin, key)
-    return Platform(config, Database(config.database_url), Notary(signer, config.clock),
-                    ExportPolicy.load(config.export_policy_file))
+    """The platform of ``config``; a key or policy file that cannot be used is a
+    ConfigError naming its setting (nothing connects to the database yet)."""
+    notary, policy = Notary(_signer(config), config.clock), _export_policy(config)
+    return Platform(config, Database(config.database_url), notary, policy)
+
+
+def _signer(config: Config) -> ledger.NoteSigner:
+    try:
+        key = load_or_create_signing_key(config.ledger_key_file)
+    except ledger.KeyFileError as error:
+        raise ConfigError(f"TZ_LEDGER_KEY_FILE: {error}") from error
+    try:
+        return ledger.NoteSigner(config.ledger_origin, key)
+    except ledger.NoteFormatError as error:
+        raise ConfigError(f"TZ_LEDGER_ORIGIN: {error}") from error
+
+
+def _export_policy(config: Config) -> ExportPolicy:
+    try:
+        return ExportPolicy.load(config.export_policy_file)
+    except PolicyFileError as error:
+        raise ConfigError(f"TZ_EXPORT_POLICY_FILE: {error}") from error
 
 
 def current_platform() -> Platform:

@@ -8,7 +8,8 @@ from gunicorn.app.base import BaseApplication
 
 from . import create_app
 from .access_log import AccessLogger
-from .config import Config
+from .config import Config, ConfigError
+from .console.secret import SecretFileError, load_or_create_secret, secret_file_for
 from .platform import build_platform
 
 
@@ -33,8 +34,9 @@ class _Server(BaseApplication):
 
 
 def serve(config: Config, host: str, port: int, workers: int) -> None:
-    """Check the database and key, sign a checkpoint if needed, then serve."""
+    """Check the database and keys, sign a checkpoint if needed, then serve."""
     platform = build_platform(config)
+    _check_console_secret(config)
     with platform.db.write() as session:
         platform.notary.ensure_checkpoint(session)
     platform.db.dispose()
@@ -45,3 +47,12 @@ def serve(config: Config, host: str, port: int, workers: int) -> None:
     _Server(config, {"bind": f"{host}:{port}", "workers": workers, "worker_class": "sync",
                      "accesslog": "-", "logger_class": AccessLogger, "timeout": 600,
                      "control_socket_disable": True}).run()
+
+
+def _check_console_secret(config: Config) -> None:
+    """Create or check the console's secret here, where an unusable one is one
+    line: each worker reads it again, and a worker failing on it is a traceback."""
+    try:
+        load_or_create_secret(secret_file_for(config.ledger_key_file))
+    except SecretFileError as error:
+        raise ConfigError(f"{error} (it lives beside TZ_LEDGER_KEY_FILE)") from error

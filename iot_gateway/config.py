@@ -11,10 +11,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
+from app.config import ConfigError
+
 ONE_WEEK = 7 * 24 * 3600
 
 
-class OptionError(ValueError):
+class OptionError(ConfigError):
     """A ``TZ_GATEWAY_*`` variable does not hold a usable value."""
 
 
@@ -96,10 +98,10 @@ class GatewayOptions:
 
 def _convert(name: str, kind: object, text: str) -> object:
     if kind in ("int", int):
-        try:
-            return int(text, 10)
-        except ValueError:
+        # ASCII digits only: int() would also take " 64", "1_000" and other scripts' digits.
+        if not (text.isascii() and text.isdigit() and len(text) <= 20):
             raise OptionError(f"TZ_GATEWAY_{name.upper()} must be an integer, not {text!r}")
+        return int(text)
     return text
 
 

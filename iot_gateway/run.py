@@ -7,7 +7,7 @@ import signal
 import threading
 
 from app.config import Config
-from app.platform import build_platform
+from app.platform import Platform, build_platform
 
 from . import logs
 from .config import GatewayOptions
@@ -24,6 +24,7 @@ def run_gateway(config: Config, options: GatewayOptions) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda number, frame: stop.set())
     platform = build_platform(config)
+    _check_database(platform)
     gateway = Gateway(platform, config, options)
     try:
         gateway.start()
@@ -34,3 +35,11 @@ def run_gateway(config: Config, options: GatewayOptions) -> int:
         gateway.stop()
         platform.db.dispose()
     return 1 if gateway.fatal else 0
+
+
+def _check_database(platform: Platform) -> None:
+    """Fail at start, as ``tradezone serve`` does, when the database cannot be
+    used (unreachable, refusing the credentials, not migrated), rather than at
+    the first event; and sign a checkpoint of the log if it has none yet."""
+    with platform.db.write() as session:
+        platform.notary.ensure_checkpoint(session)

@@ -31,7 +31,7 @@ from app.platform import Platform
 
 from . import messages as m
 from .checks import BatchChecker
-from .config import GatewayOptions
+from .config import GatewayOptions, OptionError
 from .handoff import OrderedHandoff
 from .inbox import AckOrder, Inbox
 from .logs import log_event
@@ -84,8 +84,7 @@ class Gateway:
 
     def start(self) -> None:
         if self.options.metrics_port:
-            self._metrics_server = self.metrics.serve(self.options.metrics_host,
-                                                      self.options.metrics_port)
+            self._metrics_server = self._serve_metrics()
         self._threads = [threading.Thread(target=self._run_checker, name=f"checker-{n}",
                                           daemon=True) for n in range(self._checker_threads)]
         self._threads.append(threading.Thread(target=self._run_writer, name="writer",
@@ -96,6 +95,14 @@ class Gateway:
         log_event(log, logging.INFO, "gateway_started", client_id=self.options.client_id,
                   subscription=self.options.subscription, batch_size=self.options.batch_size,
                   batch_ms=self.options.batch_ms, verify_workers=self.options.verify_workers)
+
+    def _serve_metrics(self):
+        host, port = self.options.metrics_host, self.options.metrics_port
+        try:
+            return self.metrics.serve(host, port)
+        except OSError as error:  # the port taken, the host not an address of this machine
+            raise OptionError(f"TZ_GATEWAY_METRICS_HOST, TZ_GATEWAY_METRICS_PORT: cannot serve "
+                              f"metrics on {host}:{port}: {error.strerror or error}") from error
 
     def stop(self, timeout_s: float = 60.0) -> None:
         """Finish the batches already taken, ack them, disconnect. Messages still

@@ -29,8 +29,11 @@ def load_or_create_signing_key(path: str | os.PathLike[str]) -> ECC.EccKey:
     A key file that group or others can read is refused.
     """
     path = Path(path)
-    if not path.exists():
-        _create(path)
+    try:
+        if not path.exists():
+            _create(path)
+    except OSError as exc:
+        raise KeyFileError(f"cannot create signing key {path}: {exc.strerror or exc}") from exc
     return load_signing_key(path)
 
 
@@ -39,13 +42,14 @@ def load_signing_key(path: str | os.PathLike[str]) -> ECC.EccKey:
     path = Path(path)
     try:
         mode = path.stat().st_mode
-        pem = path.read_text()
+        pem = path.read_bytes()
     except OSError as exc:
-        raise KeyFileError(f"cannot read signing key {path}: {exc.strerror}") from exc
+        raise KeyFileError(f"cannot read signing key {path}: {exc.strerror or exc}") from exc
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise KeyFileError(f"signing key {path} is readable by others; run: chmod 600 {path}")
+        raise KeyFileError(f"signing key {path} is readable by others (mode "
+                           f"{stat.S_IMODE(mode):04o}); run: chmod 600 {path}")
     try:
-        key = ECC.import_key(pem)
+        key = ECC.import_key(pem.decode("ascii"))
     except (ValueError, IndexError, TypeError) as exc:
         raise KeyFileError(f"signing key {path} is not a PEM private key") from exc
     if key.curve != "Ed25519" or not key.has_private():

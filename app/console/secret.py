@@ -30,8 +30,12 @@ def secret_file_for(ledger_key_file: Path) -> Path:
 
 def load_or_create_secret(path: Path) -> bytes:
     """The secret in ``path``, created (mode 0600) when the file is missing."""
-    if not path.exists():
-        _create(path)
+    try:
+        if not path.exists():
+            _create(path)
+    except OSError as exc:
+        raise SecretFileError(f"cannot create console secret {path}: "
+                              f"{exc.strerror or exc}") from exc
     return _load(path)
 
 
@@ -41,6 +45,8 @@ def _load(path: Path) -> bytes:
         text = path.read_text().strip()
     except OSError as exc:
         raise SecretFileError(f"cannot read console secret {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise SecretFileError(f"console secret {path} is not hex") from exc
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise SecretFileError(f"console secret {path} is readable by others; "
                               f"run: chmod 600 {path}")

@@ -33,6 +33,7 @@ from . import services
 from .broker_config import BrokerConfigError, BrokerFiles, PasswordEntry, render_broker_files
 
 PASSWD, ACL = "passwd", "acl"
+BROKER_PROCESS = "mosquitto"  # the broker's command name, as /proc/<pid>/comm shows it
 _NAMES_SHOWN = 5  # device ids named per reload line; the rest are counted
 
 
@@ -52,10 +53,15 @@ def current_files(directory: Path) -> tuple[str | None, str | None]:
 
 
 def write_broker_files(directory: Path, files: BrokerFiles, owner: str | None = None) -> None:
-    """Replace both files in ``directory`` (created if need be), each atomically."""
-    directory.mkdir(parents=True, exist_ok=True)
-    write_private(directory / PASSWD, files.passwd, owner)
-    write_private(directory / ACL, files.acl, owner)
+    """Replace both files in ``directory`` (created if need be), each atomically;
+    BrokerSyncError if they cannot be written."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        write_private(directory / PASSWD, files.passwd, owner)
+        write_private(directory / ACL, files.acl, owner)
+    except OSError as error:
+        raise BrokerSyncError(f"cannot write the broker's files in {directory}: "
+                              f"{error.strerror or error}") from error
 
 
 def write_private(path: Path, text: str, owner: str | None = None) -> None:
@@ -78,7 +84,8 @@ def write_private(path: Path, text: str, owner: str | None = None) -> None:
 
 
 def reload_broker(pid_file: Path) -> int:
-    """Send SIGHUP to the process named in ``pid_file``; its pid."""
+    """Send SIGHUP to the process named in ``pid_file``; its pid. A process that
+    /proc names as something other than Mosquitto is not signalled."""
     try:
         text = pid_file.read_text().strip()
     except OSError as error:
@@ -86,6 +93,12 @@ def reload_broker(pid_file: Path) -> int:
     if not text.isdigit() or int(text) <= 1:
         raise BrokerSyncError(f"{pid_file} does not hold a process id")
     pid = int(text)
+    name = _process_name(pid)
+    if name is not None and not name.startswith(BROKER_PROCESS):
+        # A stale pid file whose number now belongs to another process: SIGHUP
+        # would end most programs (its default action), and reload no broker.
+        raise BrokerSyncError(f"process {pid} named in {pid_file} is {name!r}, not "
+                              f"{BROKER_PROCESS} (stale pid file?); not signalled")
     try:
         os.kill(pid, signal.SIGHUP)
     except ProcessLookupError as error:
@@ -172,6 +185,15 @@ def _read(path: Path) -> str | None:
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _process_name(pid: int) -> str | None:
+    """The command name of process ``pid``; None where /proc cannot tell (no
+    such process, or not Linux)."""
+    try:
+        return Path(f"/proc/{pid}/comm").read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
         return None
 
 

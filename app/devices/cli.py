@@ -74,7 +74,10 @@ def mqtt_sync(directory: Path, reload_pid: Path | None, owner: str | None,
 def _sync_once(database: Database, gateway: broker_config.PasswordEntry, directory: Path,
                reload_pid: Path | None, owner: str | None) -> None:
     files = broker_config.render_broker_files(broker_sync.read_registry(database), gateway)
-    broker_sync.write_broker_files(directory, files, owner)
+    try:
+        broker_sync.write_broker_files(directory, files, owner)
+    except broker_sync.BrokerSyncError as error:
+        raise click.ClickException(str(error)) from error
     for reason in files.skipped:
         click.echo(f"left out device {reason}", err=True)
     click.echo(f"wrote {directory / broker_sync.PASSWD} (gateway and {len(files.devices)} "

@@ -58,3 +58,30 @@ def test_another_format_is_left_to_gunicorn(tmp_path):
     request = _request()
     ours = _line(AccessLogger, tmp_path, "ours.log", request, "%(m)s %(U)s %(s)s %(L)s")
     assert ours == "POST /api/v1/documents 201 0.002500\n"
+
+
+TOKEN = "tz_abcdefghijklmnop_" + "S" * 43
+
+
+@pytest.mark.parametrize("uri", [
+    f"/api/v1/documents?access_token={TOKEN}",
+    f"/api/v1/documents?limit=5&token={TOKEN}",
+    f"/api/v1/documents/{TOKEN}",
+    "/console/login?csrf=Zm9vYmFyYmF6&token=typed-into-the-wrong-form",
+])
+def test_credentials_in_the_url_or_referer_are_not_logged(tmp_path, uri):
+    response, request, environ, took = _request()
+    environ = {**environ, "RAW_URI": uri, "HTTP_REFERER": f"http://zone.example{uri}"}
+    line = _line(AccessLogger, tmp_path, "ours.log", (response, request, environ, took))
+    for secret in ("S" * 43, "Zm9vYmFyYmF6", "typed-into-the-wrong-form"):
+        assert secret not in line
+    assert line.count("[redacted]") >= 2  # in the request line and in the Referer
+    if uri.endswith(TOKEN):
+        assert "tz_abcdefghijklmnop_[redacted]" in line  # the id says which token leaked
+
+
+def test_an_ordinary_query_is_logged_as_sent(tmp_path):
+    response, request, environ, took = _request()
+    environ = {**environ, "RAW_URI": "/api/v1/ledger/entries?limit=5&after=10&type=org.created"}
+    line = _line(AccessLogger, tmp_path, "ours.log", (response, request, environ, took))
+    assert '"POST /api/v1/ledger/entries?limit=5&after=10&type=org.created HTTP/1.1"' in line

@@ -168,7 +168,10 @@ def test_options_from_the_environment():
                                  {"TZ_GATEWAY_BATCH_SIZE": "many"},
                                  {"TZ_GATEWAY_SHARED_GROUP": "a/b"},
                                  {"TZ_GATEWAY_RECEIVE_MAXIMUM": "70000"},
-                                 {"TZ_GATEWAY_LOG_LEVEL": "LOUD"}])
+                                 {"TZ_GATEWAY_LOG_LEVEL": "LOUD"},
+                                 {"TZ_GATEWAY_BATCH_SIZE": "\u0665"},  # an Arabic-Indic 5
+                                 {"TZ_GATEWAY_BATCH_SIZE": "1_000"},
+                                 {"TZ_GATEWAY_BATCH_SIZE": " 64"}])
 def test_bad_options_are_refused(env):
     with pytest.raises(OptionError, match="TZ_GATEWAY_"):
         GatewayOptions.from_env(env)

@@ -27,7 +27,7 @@ def test_a_start_that_dies_while_writing_leaves_no_empty_key_behind(tmp_path, mo
     def disk_full(_fd):
         raise OSError(28, "No space left on device")
     monkeypatch.setattr(keys.os, "fsync", disk_full)
-    with pytest.raises(OSError):
+    with pytest.raises(KeyFileError, match="cannot create signing key .*No space left"):
         keys.load_or_create_signing_key(path)
     monkeypatch.undo()
     assert list(tmp_path.iterdir()) == []
@@ -65,4 +65,32 @@ def test_a_key_readable_by_others_is_refused(tmp_path):
     keys.load_or_create_signing_key(path)
     path.chmod(0o644)
     with pytest.raises(KeyFileError, match="readable by others"):
+        keys.load_signing_key(path)
+
+
+def test_a_key_that_cannot_be_created_is_a_key_file_error(tmp_path):
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
+    with pytest.raises(KeyFileError, match="cannot create signing key"):
+        keys.load_or_create_signing_key(not_a_directory / "ledger.key")
+
+
+@pytest.mark.parametrize("content", [
+    os.urandom(64) + b"\xff",                              # binary, not even text
+    b"-----BEGIN PRIVATE KEY-----\n\xc3\xa9\n-----END PRIVATE KEY-----\n",
+    b"",
+], ids=["binary", "non-ascii PEM", "empty"])
+def test_a_key_file_that_is_not_a_pem_key_is_a_key_file_error(tmp_path, content):
+    path = tmp_path / "ledger.key"
+    path.write_bytes(content)
+    path.chmod(0o600)
+    with pytest.raises(KeyFileError, match="is not a PEM private key"):
+        keys.load_signing_key(path)
+
+
+def test_a_group_writable_key_is_refused_naming_its_mode(tmp_path):
+    path = tmp_path / "ledger.key"
+    keys.load_or_create_signing_key(path)
+    path.chmod(0o620)
+    with pytest.raises(KeyFileError, match=r"\(mode 0620\); run: chmod 600"):
         keys.load_signing_key(path)

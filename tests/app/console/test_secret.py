@@ -49,6 +49,22 @@ def test_a_malformed_secret_is_refused(tmp_path, content):
         load_or_create_secret(path)
 
 
+def test_a_binary_secret_file_is_refused(tmp_path):
+    path = tmp_path / "console-session-key"
+    path.write_bytes(b"\xff\xfe" + os.urandom(32))
+    path.chmod(0o600)
+    with pytest.raises(SecretFileError, match="is not hex"):
+        load_or_create_secret(path)
+
+
+def test_a_secret_that_cannot_be_created_is_a_secret_file_error(tmp_path):
+    # As beside a ledger key mounted from a secrets volume: no file can be made there.
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
+    with pytest.raises(SecretFileError, match="cannot create console secret"):
+        load_or_create_secret(not_a_directory / "console-session-key")
+
+
 def test_workers_of_one_instance_accept_each_others_sessions(platform, regulator, config):
     first, second = create_app(platform=platform), create_app(platform=platform)
     assert first.secret_key == second.secret_key

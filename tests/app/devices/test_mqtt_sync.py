@@ -76,6 +76,30 @@ def test_a_bad_pid_file_is_reported_after_writing(sync, tmp_path):
     assert "cannot read the pid file" in result.output
 
 
+def test_a_pid_file_naming_another_program_is_not_signalled(sync, tmp_path):
+    # A stale pid file whose number now belongs to another process: SIGHUP
+    # would end it (the default action), and reload no broker.
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        result = sync("--reload-pid", str(_write_pid_file(tmp_path / "pid", other.pid)),
+                      expect=1)
+        assert f"process {other.pid} named in" in result.output
+        assert "'sleep', not mosquitto" in result.output
+        time.sleep(0.2)
+        assert other.poll() is None  # still running: it was not sent SIGHUP
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_directory_that_cannot_be_written_is_one_line(sync, tmp_path):
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
+    result = sync("--dir", str(not_a_directory / "auth"), expect=1)  # the last --dir counts
+    assert isinstance(result.exception, SystemExit)  # a ClickException, not a traceback
+    assert f"cannot write the broker's files in {not_a_directory / 'auth'}" in result.output
+
+
 def test_devices_stay_on_their_own_topics_and_revoked_ones_are_put_out(
         client, cast, register, sync, tmp_path):
     a, b = register("dev-a"), register("dev-b", alg="EdDSA")
