@@ -221,7 +221,8 @@ class Signatures(MethodView):
     @protected(blp, Role.FIRM)
     @blp.arguments(SignatureSubmitSchema(), example=SIGNATURE_EXAMPLE)
     @blp.response(201, SignatureWriteSchema)
-    @blp.alt_response(409, response="DEFAULT_ERROR", description="the document is cancelled")
+    @blp.alt_response(409, response="DEFAULT_ERROR",
+                      description="the document is cancelled, or an eBL already surrendered")
     def post(self, body, document_id):
         """Record your JWS over a version's digest, verified with your registered key."""
         platform, now = _platform_now()
