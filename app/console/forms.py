@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+
+from werkzeug.datastructures import MultiDict
 from datetime import datetime, timezone
 
 from .queries import EntryFilter
@@ -19,6 +21,15 @@ BUNDLE_KINDS = ("document", "shipment", "device", "org")  # what audit bundles c
 
 class FormError(ValueError):
     """A query parameter that is not in its format; the message names it."""
+
+
+def refuse_repeated(args: MultiDict) -> None:
+    """Refuse a query that gives a parameter more than once: the pages read one
+    value of each, so ``?type=a&type=b`` would search for ``a`` alone, which is
+    not what was asked (as the API's ``app.request_query``)."""
+    repeated = sorted(name for name in args if len(args.getlist(name)) > 1)
+    if repeated:
+        raise FormError(f"{repeated[0][:64]} is given more than once; give it once")
 
 
 def entry_filter(args: Mapping[str, str]) -> EntryFilter:

@@ -57,6 +57,7 @@ def _require_regulator():
         g.regulator = current_regulator(db_session, platform.now())
     if g.regulator is None:
         return redirect(url_for("console.login"))
+    forms.refuse_repeated(request.args)
     return None
 
 

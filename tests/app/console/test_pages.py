@@ -114,7 +114,10 @@ def test_search_by_time(console, trade, clock):
                                    # no time in UTC, and digits int() does not read: not a 500
                                    "from=0001-01-01T00:00:00%2B05:00",
                                    "to=9999-12-31T23:59:59-05:00",
-                                   "after=%C2%B2", "limit=%C2%B2"])
+                                   "after=%C2%B2", "limit=%C2%B2",
+                                   # one value read of two given: not what was asked
+                                   "type=document.issued&type=consent.granted",
+                                   "limit=5&limit=6"])
 def test_bad_search_is_explained(console, query):
     answer = console.get(f"/console/entries?{query}")
     assert answer.status_code == 400
@@ -153,6 +156,8 @@ def test_history_of_a_document_in_order(console, regulator, trade, cast):
 def test_history_asks_for_one_subject(console):
     assert console.get("/console/history").status_code == 200
     assert console.get("/console/history?document=a&shipment=b").status_code == 400
+    twice = console.get("/console/history?document=a&document=b")
+    assert twice.status_code == 400 and "document is given more than once" in twice.text
     assert "No entries" in console.get("/console/history?shipment=SHP-NONE").text
 
 
@@ -180,6 +185,7 @@ def test_quarantine_newest_first_with_reason_and_paging(console, platform, clock
     assert re.findall(r"<td>detail (\d)</td>", replays) == ["4", "2", "0"]
     assert console.get("/console/quarantine?reason=Bad Reason").status_code == 400
     assert console.get("/console/quarantine?before=%C2%B2").status_code == 400  # a superscript 2
+    assert console.get("/console/quarantine?reason=replay&reason=bad_signature").status_code == 400
 
 
 
