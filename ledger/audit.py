@@ -44,7 +44,9 @@ class _NotStreamed(Exception):
 
 
 class _NotJson(Exception):
-    """The file is not strict JSON: not UTF-8, not JSON, a repeated member name, NaN."""
+    """The file breaks a rule of strict JSON: not UTF-8, a repeated member name,
+    NaN, nesting too deep or an integer too long to read (text that is not JSON
+    at all, or cut short, is a ``json.JSONDecodeError``)."""
 
 
 def verify_bundle_file(path: Path, verifier_key: str,
@@ -61,8 +63,11 @@ def verify_bundle_file(path: Path, verifier_key: str,
     except OSError as error:
         result.lines.append(f"error: cannot read {path}: {error.strerror}")
         return result
-    except (_NotJson, json.JSONDecodeError, RecursionError) as error:
+    except json.JSONDecodeError as error:
         result.lines.append(f"error: {path} is not a JSON bundle (truncated?): {error}")
+        return result
+    except _NotJson as error:
+        result.lines.append(f"error: {path} is not a JSON bundle: {error}")
         return result
     result.report = report
     result.lines.extend(describe(report))
@@ -83,6 +88,8 @@ def _verify_file(path: Path, verifier: NoteVerifier, progress: Progress | None) 
             handle.seek(0)
         try:
             bundle = json.loads(handle.read(), cls=StrictDecoder)
+        except json.JSONDecodeError:
+            raise  # not JSON at all, or cut short: reported as maybe truncated
         except ValueError as error:
             raise _NotJson(str(error)) from error
         return verify_bundle(bundle, verifier)

@@ -27,14 +27,16 @@ from typing import Any, NamedTuple
 
 from .checkpoint import Checkpoint, open_checkpoint
 from .entry import check_entry, decode_entry
-from .errors import EntryFormatError, VerificationError
+from .errors import VerificationError
 from .hashing import HASH_SIZE, leaf_hash, node_hash
 from .jws import JwsError, parse_compact, verify_jws
 from .note import NoteVerifier
 from .publickeys import KeyFormatError, PublicKey, load_public_key
+from .strictjson import DuplicateMemberError, loads_strict
 from .verify import verify_inclusion
 
 BUNDLE_FORMAT = "tradezone.audit-bundle.v1"
+_MAX_INDEX = 2**64 - 1
 ENTRIES_OPENING = '"entries":['  # how the first line of a streamed bundle ends
 ENTRIES_CLOSING = "]}"
 
@@ -160,7 +162,7 @@ def verify_bundle_entry(item: Any, checkpoint: Checkpoint,
         raise BundleFormatError("an entry must be an object")
     index = item.get("index")
     if not _is_index(index):
-        raise BundleFormatError("entry index must be a non-negative integer")
+        raise BundleFormatError("entry index must be an integer from 0 to 2^64-1")
     data = _b64(item.get("leaf_data"), "leaf_data")
     computed = leaf_hash(data)
     if "leaf_hash" in item and not _same_hash(item["leaf_hash"], computed):
@@ -170,10 +172,7 @@ def verify_bundle_entry(item: Any, checkpoint: Checkpoint,
         raise BundleFormatError(f"entry {index}: inclusion_proof must be a list")
     proofs = proofs or InclusionChecker(checkpoint.size, checkpoint.root_hash)
     proofs.check(index, computed, proof)
-    try:
-        return VerifiedEntry(index, data, decode_entry_fast(data))
-    except RecursionError as error:
-        raise EntryFormatError("entry is JSON nested too deeply") from error
+    return VerifiedEntry(index, data, decode_entry_fast(data))
 
 
 # -- canonical entries ---------------------------------------------------
@@ -445,10 +444,10 @@ def _check_device_event(entry: dict[str, Any], jws: str, key: _Key) -> None:
         raise EvidenceError(f"JWS device_id {claims.get('device_id')!r} is not the entry's "
                             f"device {entry['device']!r}")
     seq = claims.get("seq")
-    if type(seq) is not int or seq != entry.get("seq"):
+    if type(seq) is not int or not _same_json(seq, entry.get("seq")):
         raise EvidenceError(f"JWS seq {seq!r} is not the entry's seq {entry.get('seq')!r}")
     for claim, member in (("type", "event_type"), ("ts", "device_ts"), ("shipment", "shipment")):
-        if member in entry and claims.get(claim) != entry[member]:
+        if member in entry and not _same_json(claims.get(claim), entry[member]):
             raise EvidenceError(f"JWS {claim} {claims.get(claim)!r} is not the entry's "
                                 f"{member} {entry[member]!r}")
 
@@ -457,8 +456,8 @@ def _check_document_signature(entry: dict[str, Any], jws: str, key: _Key) -> Non
     """The firm's JWS over {document, version, digest} is the one the entry logged."""
     claims = _verified_claims(entry, jws, key, "document signature")
     for name in ("document", "version", "digest"):
-        if claims.get(name) != entry.get(name) or (name == "version"
-                                                   and type(claims.get(name)) is not int):
+        if not _same_json(claims.get(name), entry.get(name)) or (
+                name == "version" and type(claims.get(name)) is not int):
             raise EvidenceError(f"signed {name} {claims.get(name)!r} is not the entry's "
                                 f"{entry.get(name)!r}")
     if key.org is not None and key.org != entry.get("actor"):
@@ -477,14 +476,26 @@ def _verified_claims(entry: dict[str, Any], jws: str, key: _Key, what: str) -> d
         if unverified.kid != key.name:
             raise EvidenceError(f"JWS kid {unverified.kid!r} is not {key.name!r}")
         payload = verify_jws(unverified, key.key)
-        claims = json.loads(payload)
+        # Strictly, as the server and the gateway read it when they logged the
+        # entry: with a repeated name (two "digest"s, say) this verifier would
+        # check one claim and another verifier the other.
+        claims = loads_strict(payload)
     except JwsError as error:
         raise EvidenceError(f"{what} JWS does not verify ({error.reason}): {error}") from error
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise EvidenceError(f"{what} JWS payload is not JSON") from error
+    except DuplicateMemberError as error:
+        raise EvidenceError(f"{what} JWS payload repeats the member name "
+                            f"{error.name!r}") from error
+    except ValueError as error:  # not UTF-8, not JSON, NaN, nested or a number too long
+        raise EvidenceError(f"{what} JWS payload is not JSON: {error}") from error
     if not isinstance(claims, dict):
         raise EvidenceError(f"{what} JWS payload is not a JSON object")
     return claims
+
+
+def _same_json(signed: Any, logged: Any) -> bool:
+    """The same claim (a JSON scalar): Python's ``==`` also takes true for 1 and
+    false for 0."""
+    return (type(signed) is bool) == (type(logged) is bool) and signed == logged
 
 
 _EVIDENCE_CHECKS = {"device.event": (_check_device_event, "device"),
@@ -524,7 +535,9 @@ def _text(value: bytes) -> str:
 
 
 def _is_index(value: Any) -> bool:
-    return type(value) is int and value >= 0
+    # RFC 9162 indexes are 64-bit: beyond, no tree holds the entry, and a number
+    # of over 4300 digits (another parser may read one) could not even be shown
+    return type(value) is int and 0 <= value <= _MAX_INDEX
 
 
 def _b64(value: Any, name: str) -> bytes:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -13,9 +12,13 @@ import rfc8785
 
 from .canonical import canonical_json
 from .errors import EntryFormatError
+from .strictjson import StrictDecoder
 
 _TYPE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 _UTC_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z")
+# One decoder for every entry: json.loads(..., cls=StrictDecoder) builds a new one
+# per call, which shows when a whole log is checked.
+_STRICT = StrictDecoder()
 
 
 def utc_timestamp(moment: datetime) -> str:
@@ -45,13 +48,20 @@ def encode_entry(entry: Mapping[str, Any]) -> bytes:
         return canonical_json(dict(entry))
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise EntryFormatError(f"entry cannot be canonicalized: {exc}") from exc
+    except RecursionError as exc:  # both encoders recurse once per level of nesting
+        raise EntryFormatError("entry cannot be canonicalized: nested too deeply") from exc
 
 
 def decode_entry(data: bytes) -> dict[str, Any]:
-    """Parse logged bytes, checking they are a well-formed entry in canonical form."""
+    """Parse logged bytes, checking they are a well-formed entry in canonical form;
+    any other bytes, however hostile, raise :class:`EntryFormatError`."""
     try:
-        entry = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        # Strictly: bytes that are not UTF-8, repeat a member name, hold NaN, nest
+        # too deeply to parse or hold an integer too long to convert are refused
+        # here, each a ValueError, rather than read one way by one parser and
+        # another way by the next.
+        entry = _STRICT.decode(data.decode("utf-8") if isinstance(data, bytes) else data)
+    except ValueError as exc:
         raise EntryFormatError(f"entry is not JSON: {exc}") from exc
     check_entry(entry)
     if encode_entry(entry) != data:

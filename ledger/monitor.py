@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import http.client
 import json
 import os
 import tempfile
@@ -43,10 +44,16 @@ from .entry import utc_timestamp
 from .errors import LedgerError, VerificationError
 from .hashing import HASH_SIZE
 from .note import NoteVerifier
+from .strictjson import DuplicateMemberError, loads_strict
 from .verify import verify_consistency
 
 STATE_FORMAT = "tradezone.monitor-state.v1"
 Fetch = Callable[[str], bytes]
+# The ledger's answers the monitor reads are a few kilobytes (a consistency
+# proof holds at most two hashes per tree level): a larger one is refused
+# rather than read into memory.
+MAX_ANSWER_BYTES = 1 << 20
+_SHOWN = 80  # characters of an unexpected value quoted in a message
 
 
 class MonitorError(LedgerError):
@@ -102,13 +109,16 @@ class MonitorState:
         except OSError as error:
             raise MonitorError(f"cannot read state file {path}: {error.strerror}") from error
         try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+            # Strictly: a repeated "checkpoint" would be read as the last one here
+            # and maybe as the first by whoever inspects the file.
+            data = loads_strict(raw)
+        except ValueError as error:  # not UTF-8 or JSON, a repeated name, NaN, too deep
             raise MonitorError(f"state file {path} is not JSON: {error}") from error
         if not isinstance(data, dict) or data.get("format") != STATE_FORMAT:
             raise MonitorError(f"state file {path} is not a {STATE_FORMAT} file")
         alarms = data.get("alarms", [])
-        if not isinstance(data.get("checkpoint", ""), (str, type(None))) \
+        if not all(isinstance(data.get(name), (str, type(None)))
+                   for name in ("checkpoint", "checked_at", "url")) \
                 or not isinstance(alarms, list) \
                 or not all(isinstance(alarm, dict) for alarm in alarms):
             raise MonitorError(f"state file {path} is malformed")
@@ -157,8 +167,8 @@ def run_once(url: str, verifier: NoteVerifier, state_path: Path, fetch: Fetch | 
         outcome.lines.append(_progress_line(saved, latest))
         state.checkpoint = latest.note
     for earlier in state.alarms[:outcome.earlier_alarms]:
-        outcome.lines.append(f"ALARM recorded earlier ({earlier.get('detected_at')}): "
-                             f"{earlier.get('message')} -- see {state_path}")
+        outcome.lines.append(_printable(f"ALARM recorded earlier ({earlier.get('detected_at')}): "
+                                        f"{earlier.get('message')} -- see {state_path}"))
     state.url, state.checked_at = url, utc_timestamp(now)
     state.save(state_path)
     return outcome
@@ -204,10 +214,11 @@ def fetch_checkpoint(url: str, verifier: NoteVerifier, fetch: Fetch,
                               f"key: {error}", saved=saved.note if saved else None,
                               received=note) from error
     latest = SignedCheckpoint(checkpoint, note)
-    if (answer.get("size"), answer.get("root_hash")) != (checkpoint.size,
-                                                         _b64(checkpoint.root_hash)):
-        raise _alarm("mismatch", f"the server answered size {answer.get('size')!r} and root "
-                     f"{answer.get('root_hash')!r}, but its note signs another", saved, latest)
+    size, root = answer.get("size"), answer.get("root_hash")
+    # type(): 5.0 and true equal 5 and 1 in Python, but are not the size the note signs
+    if type(size) is not int or (size, root) != (checkpoint.size, _b64(checkpoint.root_hash)):
+        raise _alarm("mismatch", f"the server answered size {_shown(size)} and root "
+                     f"{_shown(root)}, but its note signs another", saved, latest)
     return latest
 
 
@@ -229,25 +240,37 @@ def fetch_consistency(url: str, first: int, second: int,
 
 
 def describe_alarm(alarm: LogMisbehaviour) -> list[str]:
-    """The loud report: what happened, and both notes in full."""
-    lines = [f"ALARM {alarm.kind}: {alarm}"]
+    """The loud report: what happened, and both notes in full (as the server sent
+    them, but for control characters and lone surrogates, shown escaped)."""
+    lines = [_printable(f"ALARM {alarm.kind}: {alarm}")]
     for label, note in (("saved checkpoint", alarm.saved), ("received checkpoint",
                                                             alarm.received)):
         if note is not None:
             lines.append(f"{label}:")
-            lines.extend("    " + line for line in note.rstrip("\n").split("\n"))
+            lines.extend("    " + _printable(line) for line in note.rstrip("\n").split("\n"))
     return lines
 
 
 def urllib_fetch(url: str, timeout: float = 30.0) -> bytes:
-    """GET ``url``; the body of a 200 answer, else :class:`MonitorError`."""
+    """GET ``url``; the body of a 200 answer of at most :data:`MAX_ANSWER_BYTES`,
+    else :class:`MonitorError`."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.read()
+            body = response.read(MAX_ANSWER_BYTES + 1)
+            promised_more = bool(getattr(response, "length", None))  # Content-Length unmet
     except urllib.error.HTTPError as error:
-        raise MonitorError(f"GET {url}: HTTP {error.code} {error.reason}") from error
+        reason = _printable(str(error.reason))  # the server's words
+        raise MonitorError(f"GET {url}: HTTP {error.code} {reason}") from error
     except (urllib.error.URLError, OSError, ValueError) as error:
         raise MonitorError(f"GET {url}: {getattr(error, 'reason', error)}") from error
+    except http.client.HTTPException as error:  # not HTTP, or a body cut short
+        raise MonitorError(f"GET {url}: the answer is not well-formed HTTP "
+                           f"({type(error).__name__})") from error
+    if len(body) > MAX_ANSWER_BYTES:
+        raise MonitorError(f"GET {url}: the answer is over {MAX_ANSWER_BYTES} bytes")
+    if promised_more:
+        raise MonitorError(f"GET {url}: the answer was cut short")
+    return body
 
 
 def poll(url: str, verifier: NoteVerifier, state_path: Path, interval: float,
@@ -291,7 +314,7 @@ def _server_roots(answer: dict[str, Any], saved: SignedCheckpoint,
                   latest: SignedCheckpoint) -> str:
     said = answer.get("first_root")
     if isinstance(said, str) and said != _b64(saved.checkpoint.root_hash):
-        return (f"; the server now gives size {saved.checkpoint.size} the root {said}, "
+        return (f"; the server now gives size {saved.checkpoint.size} the root {_shown(said)}, "
                 f"not the {_b64(saved.checkpoint.root_hash)} it signed")
     return ""
 
@@ -308,8 +331,12 @@ def _progress_line(saved: SignedCheckpoint | None, latest: SignedCheckpoint) -> 
 def _get_json(fetch: Fetch, url: str) -> dict[str, Any]:
     body = fetch(url)
     try:
-        answer = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        # Strictly: {"size": 5, "size": 6} is one size to this parser, the other to the next.
+        answer = loads_strict(body)
+    except DuplicateMemberError as error:
+        raise MonitorError(f"GET {url}: the answer repeats the member name "
+                           f"{_shown(error.name)}") from error
+    except ValueError as error:  # not UTF-8 or JSON, NaN, nested too deeply, a number too long
         raise MonitorError(f"GET {url}: the answer is not JSON") from error
     if not isinstance(answer, dict):
         raise MonitorError(f"GET {url}: the answer is not a JSON object")
@@ -340,6 +367,20 @@ def _write_atomically(path: Path, body: bytes) -> None:
 
 def _b64(value: bytes) -> str:
     return base64.b64encode(value).decode("ascii")
+
+
+def _printable(text: str) -> str:
+    """``text`` with what a terminal would act on escaped: what a server sent must
+    not move the cursor, clear the screen, or (a lone surrogate) fail to print."""
+    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
+
+
+def _shown(value: Any) -> str:
+    """``value`` as Python shows it, cut to a readable length: answers may hold anything."""
+    if isinstance(value, (list, dict)):
+        return f"a JSON {'array' if isinstance(value, list) else 'object'}"
+    text = repr(value)
+    return text if len(text) <= _SHOWN else text[:_SHOWN] + "..."
 
 
 def _utc_now() -> datetime:

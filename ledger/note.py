@@ -39,8 +39,12 @@ def _is_key_name(name: str) -> bool:
 
 
 def _check_key_name(name: str) -> None:
-    if not _is_key_name(name):
+    if not isinstance(name, str) or not _is_key_name(name):
         raise NoteFormatError(f"key name {name!r} must be non-empty, without spaces or '+'")
+    try:
+        name.encode("utf-8")  # hashed as UTF-8 (a lone surrogate: bytes a shell could not decode)
+    except UnicodeEncodeError as exc:
+        raise NoteFormatError(f"key name {name!r} is not UTF-8 text") from exc
 
 
 class NoteSigner:
@@ -89,6 +93,8 @@ class NoteVerifier:
     @classmethod
     def from_verifier_key(cls, vkey: str) -> "NoteVerifier":
         """Parse ``name+hash+key`` and check that the hash matches the key."""
+        if not isinstance(vkey, str):
+            raise NoteFormatError(f"a verifier key is text, not {type(vkey).__name__}")
         parts = vkey.strip().split("+", 2)  # the base64 key may itself contain "+"
         if len(parts) != 3 or len(parts[1]) != 8:
             raise NoteFormatError("verifier key must be name+hex8+base64key")

@@ -18,7 +18,8 @@ def verify_inclusion(leaf_hash: bytes, index: int, tree_size: int,
     _require_hashes(InclusionProofError, leaf_hash=leaf_hash, root=root)
     _require_proof(InclusionProofError, proof)
     if not _is_size(index) or not _is_size(tree_size) or index >= tree_size:
-        raise InclusionProofError(f"index {index!r} is not in a tree of size {tree_size!r}")
+        raise InclusionProofError(f"index {_shown(index)} is not in a tree of size "
+                                  f"{_shown(tree_size)}")
     computed = _root_from_inclusion_path(leaf_hash, index, tree_size, proof)
     _require_equal(InclusionProofError, "root", expected=root, computed=computed)
 
@@ -29,10 +30,12 @@ def verify_consistency(first: int, second: int, proof: Sequence[bytes],
     _require_hashes(ConsistencyProofError, first_root=first_root, second_root=second_root)
     _require_proof(ConsistencyProofError, proof)
     if not _is_size(first) or not _is_size(second) or first > second:
-        raise ConsistencyProofError(f"sizes {first!r} and {second!r} are not 0 <= first <= second")
+        raise ConsistencyProofError(f"sizes {_shown(first)} and {_shown(second)} are not "
+                                    f"0 <= first <= second")
     if first == second or first == 0:
         if proof:
-            raise ConsistencyProofError(f"proof from size {first} to {second} must be empty")
+            raise ConsistencyProofError(f"proof from size {_shown(first)} to {_shown(second)} "
+                                        f"must be empty")
         expected_first = second_root if first == second else EMPTY_ROOT
         _require_equal(ConsistencyProofError, "first root", expected=first_root,
                        computed=expected_first)
@@ -92,6 +95,14 @@ def _roots_from_consistency_path(first: int, second: int, proof: Sequence[bytes]
 
 def _is_size(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _shown(value: object) -> str:
+    """``value`` for a message; an integer beyond 64 bits by its size, since Python
+    refuses to print one of over 4300 digits."""
+    if isinstance(value, int) and value.bit_length() > 64:
+        return f"<an integer of {value.bit_length()} bits>"
+    return repr(value)
 
 
 def _require_hashes(error: type[ProofError], **hashes: object) -> None:

@@ -94,6 +94,47 @@ def test_tampered_receipts_fail_cleanly(receipt_file, key, change, message):
     assert message in result.output
 
 
+def _one_entry_bundle(platform, data: bytes) -> dict:
+    """A bundle of a one-entry log holding ``data``, signed with the log's key: what
+    an operator who had logged hostile bytes could hand out (the tree's root is
+    the leaf hash, the proof empty)."""
+    checkpoint = ledger.Checkpoint(platform.notary.origin, 1, ledger.leaf_hash(data))
+    return {"format": ledger.BUNDLE_FORMAT,
+            "checkpoint": platform.notary.signer.sign(checkpoint.body()),
+            "entries": [{"index": 0, "leaf_data": base64.b64encode(data).decode(),
+                         "inclusion_proof": []}]}
+
+
+_ENTRY = b'{"actor":"org_a","at":"2026-11-23T09:00:00Z",%s"type":"org.created","v":1}'
+
+
+@pytest.mark.parametrize("data, expected", [
+    (_ENTRY % b"", "OK: 1 entries verified, 0 failures"),  # the same bundle, untouched
+    (_ENTRY % (b'"n":' + b"9" * 5000 + b","), "FAIL entry 0: entry is not a well-formed"),
+    (_ENTRY % (b'"n":' + b"[" * 100_000 + b"]" * 100_000 + b","), "FAIL entry 0: entry is not"),
+    (_ENTRY % b'"actor":"org_b",', "FAIL entry 0: entry is not a well-formed"),
+    (b"\xff" + _ENTRY % b"", "FAIL entry 0: entry is not a well-formed"),
+], ids=["canonical", "integer-of-5000-digits", "nested-100000-deep", "member-repeated",
+        "not-utf8"])
+def test_hostile_logged_bytes_fail_on_their_entry_with_one_line(tmp_path, platform, key, data,
+                                                                 expected):
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(_one_entry_bundle(platform, data)))
+    result = verify(path, key)
+    # exit status 0 is no exception; anything but SystemExit would be a traceback
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == (0 if expected.startswith("OK") else 1)
+    assert result.output.startswith(expected), result.output
+
+
+def test_a_key_of_bytes_that_are_not_utf8_is_malformed_not_a_traceback(tmp_path, key):
+    """A shell passes an argument it cannot decode as lone surrogates."""
+    name, rest = key.split("+", 1)
+    result = verify(tmp_path / "nope.json", name + "\udcff+" + rest)
+    assert result.exit_code == 1, result.exception
+    assert "verifier key is malformed: key name" in result.output
+
+
 def test_missing_file_and_malformed_key(tmp_path, key):
     missing = verify(tmp_path / "nope.json", key)
     assert missing.exit_code == 1 and "cannot read" in missing.output
@@ -165,6 +206,55 @@ def test_the_monitor_cannot_check_an_unreachable_server(key, tmp_path):
     assert not (tmp_path / "state.json").exists()
 
 
-def test_the_monitor_refuses_a_malformed_key(tmp_path):
+def test_the_monitor_refuses_a_malformed_key(tmp_path, key):
     result = monitor_once("http://127.0.0.1:9", "not-a-key", tmp_path / "state.json")
     assert result.exit_code == 2 and "--key is not a verifier key" in result.output
+    name, rest = key.split("+", 1)
+    result = monitor_once("http://127.0.0.1:9", name + "\udcff+" + rest, tmp_path / "state.json")
+    assert result.exit_code == 2 and "--key is not a verifier key" in result.output
+
+
+def _repeating(member: str):
+    def change(body: bytes) -> bytes:
+        return json.dumps(json.loads(body)).replace(
+            f'"{member}": ', f'"{member}": 0, "{member}": ', 1).encode()
+    return change
+
+
+def _with_integer_of_5000_digits(body: bytes) -> bytes:
+    return json.dumps({**json.loads(body), "n": 0}).replace('"n": 0', '"n": ' + "9" * 5000).encode()
+
+
+@pytest.mark.parametrize("change, message", [
+    (_repeating("size"), "repeats the member name 'size'"),
+    (_repeating("checkpoint"), "repeats the member name 'checkpoint'"),
+    (_with_integer_of_5000_digits, "the answer is not JSON"),
+    (lambda body: body.replace(b"{", b"[" * 100_000, 1), "the answer is not JSON"),
+], ids=["size-twice", "checkpoint-twice", "integer-of-5000-digits", "nested-100000-deep"])
+def test_the_monitor_refuses_a_hostile_answer_with_one_line(served_by, key, tmp_path,
+                                                            monkeypatch, change, message):
+    from ledger import monitor
+
+    served = monitor.urllib_fetch
+    monkeypatch.setattr(monitor, "urllib_fetch", lambda url, timeout=30.0: change(served(url)))
+    state = tmp_path / "state.json"
+    result = monitor_once(served_by, key, state)
+    assert result.exit_code == 3 and isinstance(result.exception, SystemExit), result.exception
+    assert result.output.startswith("error: GET ") and message in result.output
+    assert result.output.count("\n") == 1 and not state.exists()
+
+
+@pytest.mark.parametrize("content, message", [
+    (b'{"format": "tradezone.monitor-state.v1", "n": ' + b"9" * 5000 + b"}", "4300 digits"),
+    (b'{"format": "tradezone.monitor-state.v1", "checkpoint": null, "checkpoint": null}',
+     "duplicate member name 'checkpoint'"),
+], ids=["integer-of-5000-digits", "checkpoint-twice"])
+def test_the_monitor_refuses_a_hostile_state_file_with_one_line(served_by, key, tmp_path,
+                                                                content, message):
+    state = tmp_path / "state.json"
+    state.write_bytes(content)
+    result = monitor_once(served_by, key, state)
+    assert result.exit_code == 3 and isinstance(result.exception, SystemExit), result.exception
+    assert result.output.startswith(f"error: state file {state} is not JSON: ")
+    assert message in result.output and result.output.count("\n") == 1
+    assert state.read_bytes() == content

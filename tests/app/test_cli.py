@@ -78,6 +78,29 @@ def test_ledger_check_passes_then_names_an_altered_entry(cli_env):
     assert "index 1: stored hashes of leaf 1 differ" in broken.output
 
 
+@pytest.mark.parametrize("data, words", [
+    (b'{"actor":"operator","n":' + b"9" * 5000 + b',"type":"token.created","v":1}',
+     "4300 digits"),
+    (b"[" * 100_000, "nested too deeply"),
+    (b'{"actor":"operator","type":"token.created","v":1,"v":1}', "duplicate member name 'v'"),
+], ids=["integer-of-5000-digits", "nested-100000-deep", "member-repeated"])
+def test_ledger_check_names_an_entry_altered_into_hostile_bytes(cli_env, data, words):
+    from sqlalchemy import update
+    from app.db import Database
+    from ledger.sqlstore import entries
+
+    run(cli_env, "db", "upgrade")
+    run(cli_env, "org", "create", "Acme", "--role", "firm")
+    database = Database(cli_env["TZ_DATABASE_URL"])
+    with database.write() as session:
+        session.execute(update(entries).where(entries.c.idx == 1).values(data=data))
+    database.dispose()
+    broken = CliRunner().invoke(main, ["ledger", "check"], env=cli_env)
+    assert broken.exit_code == 1 and isinstance(broken.exception, SystemExit), broken.exception
+    assert broken.output.startswith("index 1: entry 1 is malformed: entry is not JSON: ")
+    assert words in broken.output.splitlines()[0]
+
+
 def test_bad_role_is_a_usage_error(cli_env):
     result = CliRunner().invoke(main, ["org", "create", "X", "--role", "king"], env=cli_env)
     assert result.exit_code == 2

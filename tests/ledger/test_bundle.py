@@ -223,6 +223,9 @@ MUTATIONS = [
     ("index-beyond-tree", lambda log, b: b["entries"][10].update(index=10_000), 10_000,
      "not in a tree"),
     ("index-negative", lambda log, b: b["entries"][10].update(index=-1), 10, "index"),
+    # beyond 4300 digits Python cannot print it: a parser other than ours may give one
+    ("index-of-5000-digits", lambda log, b: b["entries"][10].update(index=10 ** 5000), 10,
+     "2^64"),
     ("leaf-data-not-base64", lambda log, b: b["entries"][10].update(leaf_data="***"), 10,
      "base64"),
     ("proof-not-a-list", lambda log, b: b["entries"][10].update(inclusion_proof="x"), 10, "list"),
@@ -234,6 +237,11 @@ MUTATIONS = [
      "nested"),
     ("logged-entry-version-1.0", _logged(10, lambda e: rfc8785.dumps(e).replace(
         b'"version":1', b'"version":1.0')), 10, "canonical"),
+    ("logged-entry-integer-of-5000-digits", _logged(0, lambda e: rfc8785.dumps(e)[:-1]
+                                                    + b',"z":' + b"9" * 5000 + b"}"),
+     0, "4300 digits"),
+    ("logged-entry-repeats-a-member", _logged(0, lambda e: rfc8785.dumps(e)[:-1] + b',"v":1}'),
+     0, "duplicate member name 'v'"),
     ("device-jws-swapped", lambda log, b: _evidence(b, 4, b["entries"][6]["evidence"]["jws"]),
      4, "SHA-256"),
     ("device-jws-signature-flipped", _logged_evidence(4, lambda b: ".".join(
@@ -253,11 +261,14 @@ MUTATIONS = [
      4, "kid"),
     ("logged-event-jws-hash-changed", _logged(4, lambda e: e.update(jws_sha256="00" * 32)),
      4, "SHA-256"),
+    ("logged-event-seq-true", _logged(4, lambda e: e.update(seq=True)), 4, "seq"),  # == 1
     ("signature-jws-swapped-for-device-jws", lambda log, b: _evidence(
         b, 11, b["entries"][4]["evidence"]["jws"]), 11, "SHA-256"),
     ("logged-signature-digest-changed", _logged(
         11, lambda e: e.update(digest="sha256:" + "cd" * 32)), 11, "digest"),
     ("logged-signature-version-changed", _logged(11, lambda e: e.update(version=2)),
+     11, "version"),
+    ("logged-signature-version-true", _logged(11, lambda e: e.update(version=True)),
      11, "version"),
     ("signing-key-of-other-org", lambda log, b: b["signing_keys"]["key_1"].update(org="org_z"),
      None, "org"),
@@ -265,6 +276,8 @@ MUTATIONS = [
      "registration entry 3"),
     ("registration-after-use", lambda log, b: b["device_keys"]["gate-1"].update(registered=10),
      None, "registration entry 10"),
+    ("registration-of-5000-digits", lambda log, b: b["device_keys"]["gate-1"].update(
+        registered=10 ** 5000), None, "'registered' must be an entry index"),
     ("evidence-on-plain-entry", lambda log, b: _evidence(b, 10, "a.b.c"), 10, "has none"),
     ("evidence-not-an-object", lambda log, b: b["entries"][4].update(evidence="x"), 4,
      "evidence"),
@@ -282,6 +295,66 @@ def test_each_named_mutation_is_found_where_it_was_made(log, mutate, where, word
     found = failures(bundle, log)
     assert found, "the mutation was accepted"
     assert any(place == where and words in message for place, message in found), found
+
+
+def _signed_raw(signer, entry_type: str, payload: bytes, **fields) -> int:
+    """Log an entry whose evidence is a JWS over exactly ``payload``."""
+    jws = sign_compact(payload, signer.key, signer.alg, kid=signer.id)
+    return signer.log.add(entry_type, {"jws": jws}, **fields,
+                          jws_sha256="sha256:" + hashlib.sha256(jws.encode()).hexdigest())
+
+
+DIGEST = "sha256:" + "ab" * 32
+SIGNED = {"document": "doc_1", "version": 1, "digest": DIGEST}
+EVENT = {"device_id": "gate-1", "seq": 1, "type": "customs.scan", "shipment": "SHP-1"}
+
+
+def _repeating(claims: dict, name: str, first) -> bytes:
+    """``claims`` as JSON with ``name`` given twice: ``first``, then its value."""
+    text = json.dumps(claims)
+    return text.replace(f'"{name}": ', f'"{name}": {json.dumps(first)}, "{name}": ', 1).encode()
+
+
+# (name, entry type, the signed payload, words of the failure). The entry logs
+# what Python's json.loads reads (the last of repeated names, UTF-16 and NaN
+# accepted), so a lenient verifier says OK.
+PAYLOADS = [
+    ("signature-repeats-digest", "document.signed",
+     _repeating(SIGNED, "digest", "sha256:" + "cd" * 32), "repeats the member name 'digest'"),
+    ("signature-repeats-version", "document.signed", _repeating(SIGNED, "version", 2),
+     "repeats the member name 'version'"),
+    ("signature-in-utf16", "document.signed", json.dumps(SIGNED).encode("utf-16"), "not JSON"),
+    ("signature-with-nan", "document.signed", json.dumps({**SIGNED, "n": float("nan")}).encode(),
+     "NaN is not JSON"),
+    ("event-repeats-seq", "device.event", _repeating(EVENT, "seq", 2),
+     "repeats the member name 'seq'"),
+    ("event-repeats-device-id", "device.event", _repeating(EVENT, "device_id", "gate-2"),
+     "repeats the member name 'device_id'"),
+    ("event-with-integer-of-5000-digits", "device.event",
+     json.dumps(EVENT).encode()[:-1] + b', "n": ' + b"9" * 5000 + b"}", "4300 digits"),
+    ("event-nested-20000-deep", "device.event",  # within the JWS size limit
+     json.dumps(EVENT).encode()[:-1] + b', "n": ' + b"[" * 20_000 + b"]" * 20_000 + b"}",
+     "nested too deeply"),
+]
+
+
+@pytest.mark.parametrize("entry_type, payload, words", [case[1:] for case in PAYLOADS],
+                         ids=[case[0] for case in PAYLOADS])
+def test_a_jws_payload_is_read_strictly(entry_type, payload, words):
+    """Another verifier reading the first of two "digest"s would check another
+    claim than the one the entry logged: a payload that is not strict JSON
+    backs nothing."""
+    log = FakeLog()
+    device, firm = Device(log, "gate-1", "EdDSA"), FirmKey(log, "key_1", "org_a")
+    if entry_type == "device.event":
+        index = _signed_raw(device, "device.event", payload, device="gate-1", seq=1,
+                            event_type="customs.scan", shipment="SHP-1", actor="device:gate-1")
+    else:
+        index = _signed_raw(firm, "document.signed", payload, **SIGNED, key="key_1",
+                            actor="org_a")
+    found = failures(log.bundle(), log)
+    assert [where for where, _ in found] == [index], found
+    assert words in found[0][1], found
 
 
 def test_evidence_left_out_is_counted_not_failed(log):
@@ -572,6 +645,30 @@ def test_duplicate_member_names_and_nan_are_not_json(log, key, tmp_path, change,
     result = verify_text(tmp_path, text, key)
     assert not result.ok
     assert len(result.lines) == 1 and result.lines[0].startswith("error: "), result.lines
+    assert "(truncated?)" not in result.lines[0]  # it is whole, and breaks a rule of JSON
+
+
+@pytest.mark.parametrize("data, words", [
+    (b'{"actor":"org_a","at":"2026-11-23T09:00:00Z","n":' + b"9" * 5000 + b',"type":"x.y","v":1}',
+     "4300 digits"),
+    (b'{"actor":"org_a","at":"2026-11-23T09:00:00Z","type":"x.y","v":1,"v":1}',
+     "duplicate member name 'v'"),
+    (b"[" * 100_000, "nested too deeply"),
+    (b"\xff\xfe\xfd", "utf-8"),
+], ids=["integer-of-5000-digits", "member-repeated", "nested-100000-deep", "not-utf8"])
+@pytest.mark.parametrize("layout", ["streamed", "pretty"])
+def test_a_hostile_logged_entry_fails_on_that_entry_in_a_file(log, key, tmp_path, data, words,
+                                                              layout):
+    """Bytes the operator logged, with valid proofs: one FAIL line for that
+    entry, and every other entry still verified."""
+    log.relog(0, data)
+    text = streamed(log.bundle())
+    result = verify_text(tmp_path, text if layout == "streamed" else json.dumps(
+        json.loads(text), indent=1), key)
+    assert not result.ok
+    assert result.lines[0].startswith("FAIL entry 0: entry is not a well-formed canonical "
+                                      "entry: ") and words in result.lines[0], result.lines
+    assert result.lines[1].startswith(f"FAILED: {len(log.data) - 1} entries verified, 1 failures")
 
 
 def test_a_checkpoint_note_with_non_ascii_or_surrogates_is_a_failure_not_a_traceback(

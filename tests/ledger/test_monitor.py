@@ -7,7 +7,9 @@ from __future__ import annotations
 import base64
 import json
 import os
+import socket
 import stat
+import threading
 from datetime import datetime, timezone
 
 import pytest
@@ -117,6 +119,11 @@ def test_growth_from_the_empty_tree(verifier, state):
     assert run(server, verifier, state).ok
 
 
+def _escaped(line: str) -> str:
+    """A line as the monitor shows it: control characters and lone surrogates escaped."""
+    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in line)
+
+
 def _alarm(server, verifier, state, kind: str) -> monitor.Outcome:
     before = saved_note(state)
     outcome = run(server, verifier, state)
@@ -128,7 +135,8 @@ def _alarm(server, verifier, state, kind: str) -> monitor.Outcome:
     assert evidence["kind"] == kind and evidence["saved_checkpoint"] == before
     shown = "\n".join(outcome.lines)
     for note in (before, evidence["received_checkpoint"]):  # both notes, signatures and all
-        assert all(line in shown for line in note.rstrip("\n").split("\n") if line)
+        assert all(_escaped(line) in shown for line in note.rstrip("\n").split("\n") if line)
+    assert all(line.isprintable() for line in outcome.lines)  # nothing a terminal acts on
     return outcome
 
 
@@ -214,6 +222,16 @@ def test_network_trouble_is_no_alarm_and_changes_nothing(server, verifier, state
     (b'{"format": "tradezone.monitor-state.v1", "alarms": [1]}', "malformed"),
     (b'{"format": "tradezone.monitor-state.v1", "alarms": ["rollback"]}', "malformed"),
     (b"[" * 100_000 + b"]" * 100_000, "not JSON"),
+    # strictly: whoever inspects the file might read the first of two members
+    (b'{"format": "tradezone.monitor-state.v1", "checkpoint": null, "checkpoint": null}',
+     "duplicate member name 'checkpoint'"),
+    (b'{"format": "other", "format": "tradezone.monitor-state.v1"}',
+     "duplicate member name 'format'"),
+    (b'{"format": "tradezone.monitor-state.v1", "alarms": [{"n": NaN}]}', "NaN is not JSON"),
+    (b'{"format": "tradezone.monitor-state.v1", "n": ' + b"9" * 5000 + b"}", "4300 digits"),
+    (b'\xff{"format": "tradezone.monitor-state.v1"}', "not JSON"),
+    (b'{"format": "tradezone.monitor-state.v1", "url": 5}', "malformed"),
+    (b'{"format": "tradezone.monitor-state.v1", "checked_at": ["2026"]}', "malformed"),
 ])
 def test_a_bad_state_file_is_refused(server, verifier, state, content, message):
     state.write_bytes(content)
@@ -230,10 +248,58 @@ def test_a_state_of_another_log_is_refused(server, verifier, state):
 
 
 @pytest.mark.parametrize("answer", [b"<html>", b"[]", b'{"size": 1}',
-                                    b"[" * 100_000 + b"]" * 100_000])
+                                    b"[" * 100_000 + b"]" * 100_000,
+                                    b'{"size": ' + b"9" * 5000 + b"}", b'{"size": NaN}',
+                                    b'\xff\xfe{"size": 1}', b""])
 def test_odd_answers_are_monitor_errors(verifier, state, answer):
-    with pytest.raises(MonitorError):
+    with pytest.raises(MonitorError, match="answer"):
         monitor.run_once(URL, verifier, state, lambda url: answer)
+
+
+@pytest.mark.parametrize("member, answer", [
+    ("size", "checkpoint"), ("root_hash", "checkpoint"), ("checkpoint", "checkpoint"),
+    ("proof", "consistency"), ("second", "consistency"),
+])
+def test_an_answer_repeating_a_member_is_refused_naming_it(server, verifier, state, member,
+                                                           answer):
+    """{"size": 0, "size": 8} is 8 to Python and 0 to a parser keeping the first:
+    the monitor must not vouch for what another client would read otherwise."""
+    run(server, verifier, state)
+    before = state.read_bytes()
+    server.grow(3)
+    true_fetch = server.fetch
+
+    def fetch(url):
+        body = true_fetch(url)
+        if answer not in url:
+            return body
+        return json.dumps(json.loads(body)).replace(
+            f'"{member}": ', f'"{member}": 0, "{member}": ', 1).encode()
+
+    server.fetch = fetch
+    with pytest.raises(MonitorError, match=f"repeats the member name '{member}'"):
+        run(server, verifier, state)
+    assert state.read_bytes() == before
+
+
+@pytest.mark.parametrize("leaves, size, shown", [
+    (5, 5.0, "size 5.0 "), (1, True, "size True "), (0, False, "size False "),
+    (5, "5" * 10_000, "size '5555"), (5, [5], "size a JSON array "),
+], ids=["float", "true-for-1", "false-for-0", "long-string", "array"])
+def test_an_answer_size_of_another_json_type_is_a_mismatch(verifier, state, leaves, size, shown):
+    """5.0 and true equal 5 and 1 in Python, but are not the integer the note signs;
+    whatever the answer holds is shown cut short, on one line."""
+    server = FakeServer(ledger.NoteSigner(ORIGIN, ledger.keys.generate_signing_key()))
+    server.grow(leaves)
+    verifier = ledger.NoteVerifier.from_verifier_key(server.signer.verifier_key)
+
+    def fetch(url):
+        return json.dumps({**json.loads(server.fetch(url)), "size": size}).encode()
+
+    outcome = monitor.run_once(URL, verifier, state, fetch)
+    assert outcome.alarm is not None and outcome.alarm.kind == "mismatch", outcome.lines
+    assert outcome.lines[0].startswith(f"ALARM mismatch: the server answered {shown}")
+    assert len(outcome.lines[0]) < 400
 
 
 def test_polling_reports_errors_and_stops_at_an_alarm(server, verifier, state):
@@ -261,6 +327,58 @@ def test_urllib_fetch_turns_failures_into_monitor_errors():
         monitor.urllib_fetch("not a url")
 
 
+@pytest.fixture
+def raw_http():
+    """One-shot servers answering one request with given bytes, HTTP or not."""
+    threads = []
+
+    def serve(reply: bytes) -> str:
+        listener = socket.create_server(("127.0.0.1", 0))
+
+        def answer():
+            with listener, listener.accept()[0] as connection:
+                connection.recv(65536)
+                try:
+                    connection.sendall(reply)
+                except OSError:  # the client stopped reading (an answer over the limit)
+                    pass
+
+        thread = threading.Thread(target=answer, daemon=True)
+        thread.start()
+        threads.append(thread)
+        return f"http://127.0.0.1:{listener.getsockname()[1]}/api/v1/ledger/checkpoint"
+
+    yield serve
+    for thread in threads:
+        thread.join(timeout=10)
+
+
+_LIMIT = monitor.MAX_ANSWER_BYTES
+
+
+@pytest.mark.parametrize("reply, expected", [
+    (b"garbage\r\n\r\n", "not well-formed HTTP"),
+    (b"HTTP/1.0 200 OK\r\nContent-Length: 100\r\n\r\n{}", "cut short"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "not well-formed HTTP"),
+    (b"HTTP/1.0 200 OK\r\nX: " + b"a" * 70_000 + b"\r\n\r\n", "not well-formed HTTP"),
+    (b"HTTP/1.0 200 OK\r\n\r\n" + b" " * (_LIMIT + 1), f"over {_LIMIT} bytes"),
+    (b"HTTP/1.0 500 Oops\r\n\r\n", "HTTP 500"),
+    (b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n{}", b"{}"),
+    (b"HTTP/1.0 200 OK\r\n\r\n" + b" " * _LIMIT, b" " * _LIMIT),
+], ids=["not-http", "body-cut-short", "chunk-malformed", "header-line-too-long",
+        "over-the-limit", "http-error", "whole", "at-the-limit"])
+def test_urllib_fetch_takes_only_a_whole_http_answer_of_bounded_size(raw_http, reply,
+                                                                       expected):
+    """A server (or whatever answers on its port) may send anything: each is one
+    MonitorError (exit status 3), never an exception from http.client."""
+    url = raw_http(reply)
+    if isinstance(expected, bytes):
+        assert monitor.urllib_fetch(url, timeout=10) == expected
+    else:
+        with pytest.raises(MonitorError, match=expected):
+            monitor.urllib_fetch(url, timeout=10)
+
+
 def test_misbehaviour_is_a_verification_error():
     assert issubclass(LogMisbehaviour, ledger.VerificationError)
     assert issubclass(MonitorError, ledger.LedgerError)
@@ -270,11 +388,15 @@ def test_misbehaviour_is_a_verification_error():
     lambda note: note.replace("\n\n", "\n\n\u2014 witness AAAA\u00e9AAA\n"),
     lambda note: note[:-2] + "\u00e9\n",
     lambda note: "\ud800" + note,
-], ids=["non-ascii-other-signature", "non-ascii-own-signature", "lone-surrogate"])
+    lambda note: note + "\x1b[2J\rOK: checkpoint unchanged\n",
+], ids=["non-ascii-other-signature", "non-ascii-own-signature", "lone-surrogate",
+        "terminal-controls"])
 def test_a_note_that_is_not_base64_or_utf8_is_a_bad_signature_alarm(server, verifier, state,
                                                                    damage):
     """Notes arrive in JSON, where any character can be: a damaged one is an
-    alarm with the evidence, not a traceback, and the saved state is kept."""
+    alarm with the evidence, not a traceback, and the saved state is kept. It
+    is shown with what a terminal would act on escaped (a lone surrogate cannot
+    even be written to it), and kept in the state file as received."""
     run(server, verifier, state)
     server.grow(2)
     true_fetch = server.fetch

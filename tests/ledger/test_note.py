@@ -160,6 +160,23 @@ def test_from_verifier_key_rejects_every_mangling():
             ledger.NoteVerifier.from_verifier_key(vkey.decode())
 
 
+@pytest.mark.parametrize("name", ["Peter\udcffNeumann", "\ud800"])
+def test_a_key_name_that_is_not_utf8_is_a_format_error_not_a_crash(name):
+    """A shell hands Python the bytes of an argument it cannot decode as lone
+    surrogates (``--key $'\\xff...'``); hashing the name needs its UTF-8."""
+    vkey = name + PETER_VKEY[PETER_VKEY.index("+"):]
+    with pytest.raises(ledger.NoteFormatError, match="not UTF-8"):
+        ledger.NoteVerifier.from_verifier_key(vkey)
+    with pytest.raises(ledger.NoteFormatError, match="not UTF-8"):
+        ledger.NoteVerifier(name, bytes(32))
+
+
+@pytest.mark.parametrize("vkey", [PETER_VKEY.encode(), None, 5])
+def test_a_verifier_key_that_is_not_text_is_a_format_error(vkey):
+    with pytest.raises(ledger.NoteFormatError, match="a verifier key is text"):
+        ledger.NoteVerifier.from_verifier_key(vkey)
+
+
 # --- signing ------------------------------------------------------------------------------
 
 def test_sign_matches_go_vector():

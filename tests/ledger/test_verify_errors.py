@@ -280,6 +280,9 @@ def _replace(args, pos, value):
         pytest.param(1, 8, id="index-gt-size"),
         pytest.param(1, 2**64 + 3, id="huge-index"),
         pytest.param(2, 2**64, id="huge-size"),
+        # more digits than Python prints (4300): the message must still be written
+        pytest.param(1, 10**5000, id="index-of-5000-digits"),
+        pytest.param(1, -10**5000, id="negative-index-of-5000-digits"),
         pytest.param(1, "3", id="index-str"),
         pytest.param(1, 3.0, id="index-float"),
         pytest.param(1, None, id="index-none"),
@@ -328,6 +331,8 @@ def test_single_leaf_tree():
         pytest.param(1, 7.0, id="second-float"),
         pytest.param(1, None, id="second-none"),
         pytest.param(0, 2**64 + 3, id="huge-first"),
+        pytest.param(0, 10**5000, id="first-of-5000-digits"),
+        pytest.param(1, -10**5000, id="negative-second-of-5000-digits"),
         pytest.param(3, GOOD_CON[3][:31], id="first-root-31-bytes"),
         pytest.param(3, GOOD_CON[3] + b"\x00", id="first-root-33-bytes"),
         pytest.param(4, GOOD_CON[4][:31], id="second-root-31-bytes"),
