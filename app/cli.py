@@ -15,6 +15,7 @@ from ledger.sqlstore import SqlLog
 
 from .config import Config, ConfigError
 from .db import unusable_database_line
+from .db_errors import describe, safe_traceback
 from .errors import DRIVER_ERRORS, AppError
 from .identity import services as identity
 from .identity.models import Role
@@ -29,7 +30,8 @@ def _platform(ctx: click.Context) -> Platform:
 
 class _Group(click.Group):
     """Report the platform's own errors, a bad setting and a database that cannot
-    be used as one line and exit 1, never a traceback."""
+    be used as one line and exit 1, never a traceback; any other database error
+    as its frames and one line, without the values its text quotes."""
 
     def invoke(self, ctx: click.Context):
         try:
@@ -38,8 +40,9 @@ class _Group(click.Group):
             raise click.ClickException(str(error)) from error
         except (DBAPIError, *DRIVER_ERRORS) as error:
             line = unusable_database_line(error, Config.from_env().database_url)
-            if line is None:
-                raise
+            if line is None:  # a bug, worth its frames; never the rows the text quotes
+                click.echo(safe_traceback(error), err=True)
+                line = f"database error: {describe(error)}"
             raise click.ClickException(line) from error
 
 

@@ -35,6 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Session
 from ledger.sqlstore import NAMING_CONVENTION
 
 from .config import ConfigError, redacted_url, url_passwords
+from .db_errors import describe
 from .errors import DRIVER_ERRORS, database_unavailable
 
 _WRITE_OPTION = "tradezone_write"
@@ -244,6 +245,12 @@ def unusable_database_line(error: BaseException, url: str) -> str | None:
         return f"{where} has no Tradezone tables: run `tradezone db upgrade`"
     if not (database_unavailable(error) or _is_bad_connection_option(cause)):
         return None
+    if getattr(cause, "sqlstate", None):
+        # The server answered a statement (a deadlock, a timeout): its DETAIL
+        # and CONTEXT lines can quote rows, so only the description is shown.
+        return f"cannot use {where}: {describe(cause)}"
+    # No SQLSTATE: libpq could not connect, or SQLite could not open or lock
+    # the file; the text names the host, port, user or file.
     reason = " ".join(line.strip() for line in str(cause).splitlines() if line.strip())
     for password in url_passwords(url):
         reason = reason.replace(password, "***")

@@ -18,6 +18,8 @@ from sqlalchemy.exc import DBAPIError
 
 import ledger
 
+from .db_errors import describe, log_database_error
+
 # Seconds a client is asked to wait when the database cannot be reached.
 DATABASE_RETRY_AFTER_S = 5
 
@@ -110,12 +112,12 @@ def register_error_handlers(app: Flask) -> None:
         return jsonify(body), 500
 
     def _database(error: DBAPIError | sqlite3.Error | psycopg.Error):
-        # The driver's message can quote SQL and its parameters: logged, never answered.
+        # The driver's message can quote a key, a whole row or the SQL: never
+        # answered, and logged only as describe() tells it (app/db_errors.py).
         if not database_unavailable(error):
-            app.logger.exception("database error")
+            log_database_error(app.logger, "database error", error)
             return jsonify(error_body(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error")), 500
-        cause = error.orig if isinstance(error, DBAPIError) else error
-        app.logger.warning("database unavailable: %s", type(cause).__name__)
+        app.logger.warning("database unavailable: %s", describe(error))
         response = jsonify(error_body(HTTPStatus.SERVICE_UNAVAILABLE,
                                       "the database is unavailable; retry later"))
         response.status_code = HTTPStatus.SERVICE_UNAVAILABLE.value

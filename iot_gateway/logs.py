@@ -2,7 +2,10 @@
 
 Log calls name an event and its fields (``log_event(log, INFO, "batch_committed",
 size=12)``); payloads and tokens are never logged, only their sizes, digests
-and the reasons they were refused.
+and the reasons they were refused. A traceback is logged as
+``app.db_errors.safe_traceback`` tells it: a database error's text can quote
+the row it refused (an event's JWS, a quarantined payload), so it is
+described by its SQLSTATE and constraint instead.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import logging
 import sys
 from datetime import datetime, timezone
 from typing import Any
+
+from app.db_errors import safe_traceback
 
 _FIELDS = "tz_fields"
 
@@ -28,16 +33,21 @@ class JsonLineFormatter(logging.Formatter):
             "event": record.getMessage(),
         }
         line.update(getattr(record, _FIELDS, {}))
-        if record.exc_info:
-            line["error"] = self.formatException(record.exc_info)
+        if record.exc_info and record.exc_info[1] is not None:
+            line["error"] = safe_traceback(record.exc_info[1])
         return json.dumps(line, default=str, separators=(",", ":"))
 
 
 def log_event(logger: logging.Logger, level: int, event: str, exc_info: bool = False,
               **fields: Any) -> None:
-    """Log ``event`` with ``fields`` as JSON members (nothing is formatted into text)."""
+    """Log ``event`` with ``fields`` as JSON members (nothing is formatted into text).
+    ``exc_info``: the exception being handled goes in as the field ``error``, its
+    safe traceback (the record itself carries no exception for a handler to print)."""
     if logger.isEnabledFor(level):
-        logger.log(level, event, exc_info=exc_info, extra={_FIELDS: fields})
+        error = sys.exc_info()[1] if exc_info else None
+        if error is not None:
+            fields["error"] = safe_traceback(error)
+        logger.log(level, event, extra={_FIELDS: fields})
 
 
 def configure(level: str = "INFO") -> None:

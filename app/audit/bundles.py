@@ -30,6 +30,7 @@ from ledger.bundle import BUNDLE_FORMAT, ENTRIES_CLOSING, entry_line, header_lin
 from ledger.sqlstore import SqlLog
 
 from app.db import Database
+from app.db_errors import describe, is_database_error, safe_traceback
 from app.devices.models import Device, DeviceEvent
 from app.documents.access import has_full_access
 from app.documents.models import Document
@@ -44,6 +45,14 @@ from .search import Filters, choose_driver, iter_indexes, matching_indexes, read
 
 CHUNK = 2000  # entries per batch of reads
 logger = logging.getLogger(__name__)
+
+
+class BundleInterrupted(RuntimeError):
+    """A bundle's stream failed after its first line: the answer is cut short."""
+
+
+def _describe(error: Exception) -> str:
+    return describe(error) if is_database_error(error) else type(error).__name__
 
 
 @dataclass(frozen=True)
@@ -123,9 +132,15 @@ def stream_bundle(db: Database, verifier_key: str, subject: Subject) -> Iterator
                            "device_keys": keys.device_keys, "signing_keys": keys.signing_keys})
         try:
             yield from _entry_lines(session, log, subject, checkpoint.size, keys)
-        except Exception:
-            logger.exception("audit bundle for %s %s stopped early", subject.kind, subject.ref)
-            raise
+        except Exception as error:
+            # Logged as app/db_errors.py tells it (a database error's text can
+            # quote rows); re-raised without its text, so that the server ends
+            # the response unfinished (the client sees a cut-short bundle) and
+            # logs nothing more of it.
+            logger.error("audit bundle for %s %s stopped early\n%s", subject.kind,
+                         subject.ref, safe_traceback(error))
+            raise BundleInterrupted(f"audit bundle for {subject.kind} {subject.ref} stopped "
+                                    f"early: {_describe(error)}") from None
         yield ENTRIES_CLOSING + "\n"
 
 

@@ -174,3 +174,21 @@ def test_ledger_check_of_a_log_growing_meanwhile_reports_no_problem(cli_env, mon
     writer.db.dispose()
     assert result.exit_code == 0, result.output
     assert "2 entries, 2 checkpoints checked, 0 problems" in result.output
+
+
+def test_an_unexpected_database_error_shows_its_frames_but_not_the_row(cli_env, monkeypatch):
+    import psycopg
+
+    from app import cli
+
+    def failing(*args, **kwargs):
+        raise psycopg.errors.UniqueViolation(
+            "duplicate key\nDETAIL:  Key (name)=(PERSONAL-DATA-MARKER) already exists.")
+    assert run(cli_env, "db", "upgrade").exit_code == 0
+    monkeypatch.setattr(cli.identity, "create_organization", failing)
+    result = CliRunner().invoke(main, ["org", "create", "Acme", "--role", "firm"], env=cli_env)
+    assert result.exit_code == 1, result.output
+    assert "Traceback (most recent call last)" in result.stderr  # the frames: a bug to find
+    assert result.stderr.splitlines()[-1] == (
+        "Error: database error: psycopg.errors.UniqueViolation SQLSTATE 23505")
+    assert "PERSONAL-DATA-MARKER" not in result.output

@@ -193,3 +193,26 @@ def test_the_openapi_document_describes_both_routes(client):
     assert {"/api/v1/audit/entries", "/api/v1/audit/bundles"} <= set(paths)
     parameters = {p["name"] for p in paths["/api/v1/audit/bundles"]["get"]["parameters"]}
     assert {"document", "device", "org", "shipment", "from", "to"} <= parameters
+
+
+def test_a_bundle_cut_short_by_a_database_error_logs_no_row_values(
+        export, cast, signed_invoice, monkeypatch, caplog):
+    """A database error mid-stream ends the answer unfinished; what is logged,
+    and what the server is left to log, names the error but not the row it quotes."""
+    import psycopg
+
+    from app.audit import bundles
+
+    def failing(*args, **kwargs):
+        yield '{"index":0},\n'
+        raise psycopg.errors.NotNullViolation(
+            "null value\nDETAIL:  Failing row contains (PERSONAL-DATA-MARKER).")
+    monkeypatch.setattr(bundles, "_entry_lines", failing)
+    invoice, _ = signed_invoice
+    with pytest.raises(bundles.BundleInterrupted) as raised:
+        export(cast.regulator, document=invoice["id"]).get_data()
+    assert "PERSONAL-DATA-MARKER" not in str(raised.value)
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+    assert "psycopg.errors.NotNullViolation" in str(raised.value)
+    assert "stopped early" in caplog.text and "NotNullViolation" in caplog.text
+    assert "PERSONAL-DATA-MARKER" not in caplog.text
