@@ -60,11 +60,14 @@ def test_concurrent_first_starts_agree_on_one_key(tmp_path):
     assert public_keys == {keys.public_key_bytes(keys.load_signing_key(path))}
 
 
-def test_a_key_readable_by_others_is_refused(tmp_path):
+@pytest.mark.parametrize("mode", [0o644, 0o620, 0o604], ids=["world-readable",
+                                                              "group-writable", "other-readable"])
+def test_a_key_others_may_use_is_refused_naming_its_mode(tmp_path, mode):
     path = tmp_path / "ledger.key"
     keys.load_or_create_signing_key(path)
-    path.chmod(0o644)
-    with pytest.raises(KeyFileError, match="readable by others"):
+    path.chmod(mode)
+    with pytest.raises(KeyFileError, match=rf"readable by others \(mode 0{mode:o}\); "
+                                           r"run: chmod 600"):
         keys.load_signing_key(path)
 
 
@@ -85,12 +88,4 @@ def test_a_key_file_that_is_not_a_pem_key_is_a_key_file_error(tmp_path, content)
     path.write_bytes(content)
     path.chmod(0o600)
     with pytest.raises(KeyFileError, match="is not a PEM private key"):
-        keys.load_signing_key(path)
-
-
-def test_a_group_writable_key_is_refused_naming_its_mode(tmp_path):
-    path = tmp_path / "ledger.key"
-    keys.load_or_create_signing_key(path)
-    path.chmod(0o620)
-    with pytest.raises(KeyFileError, match=r"\(mode 0620\); run: chmod 600"):
         keys.load_signing_key(path)
