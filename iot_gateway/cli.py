@@ -65,7 +65,8 @@ def simulate_command(count: int, rate: float, duration: float, api: str | None,
                      max_in_flight: int, resend_after: float, ack_timeout: float,
                      progress: float, as_json: bool) -> None:
     """Simulate customs edge devices publishing signed events to the broker
-    (TZ_MQTT_HOST, TZ_MQTT_PORT); exit 1 if any event stays unacknowledged.
+    (TZ_MQTT_HOST, TZ_MQTT_PORT); exit 1 if any event stays unacknowledged
+    or a device was stopped (refused by the broker, or answered `revoked`).
     SIGTERM ends the run early: unanswered events are kept for the next run."""
     import json
     import signal

@@ -11,6 +11,14 @@ when an answer is overdue (after ``resend_after`` seconds, doubling up to 16
 times that): a re-send that reached the broker before the gateway had
 subscribed again would otherwise wait for ever. The gateway answers a repeat
 ``duplicate``.
+
+Those are the transient failures. Two answers are final, and a device that
+gets one stops (no reconnect, no re-send), keeping its unanswered events: the
+broker refusing its credentials (CONNACK 0x86 or 0x87, what Mosquitto answers
+once ``tradezone mqtt sync --watch`` has removed a revoked device), and the
+gateway rejecting an event as ``revoked``. A device not yet admitted since
+:meth:`DeviceClient.start` is given ``admit_within`` seconds first: one
+registered a moment ago is let in at the registry watcher's next look.
 """
 
 from __future__ import annotations
@@ -39,6 +47,10 @@ log = logging.getLogger(__name__)
 ACK_STATUSES = ("notarized", "duplicate", "rejected")
 DEFAULT_MAX_IN_FLIGHT = 1000  # far below paho's 65,535 packet ids
 DEFAULT_RESEND_AFTER = 30.0  # seconds without an answer before an event goes again
+DEFAULT_ADMIT_WITHIN = 10.0  # seconds a new device's refused connections are retried
+# CONNACK reason codes by which the broker refuses the device's credentials
+# (MQTT 5 section 3.2.2.2): 0x86 Bad User Name or Password, 0x87 Not authorized
+REFUSED_CREDENTIALS = (0x86, 0x87)
 _MAX_BACKOFF_DOUBLINGS = 4
 
 
@@ -254,11 +266,16 @@ class DeviceClient:
     def __init__(self, credentials: DeviceCredentials, host: str, port: int,
                  outbox: Outbox | None = None, *, keepalive: int = 30,
                  session_expiry: int = 3600,
-                 resend_after: float | None = DEFAULT_RESEND_AFTER) -> None:
+                 resend_after: float | None = DEFAULT_RESEND_AFTER,
+                 admit_within: float = DEFAULT_ADMIT_WITHIN) -> None:
         self.credentials = credentials
         self.host, self.port, self.keepalive = host, port, keepalive
         self.session_expiry = session_expiry
         self.resend_after = resend_after
+        self.admit_within = admit_within
+        self._admit_by = float("inf")  # set by start()
+        self._refused: Any = None  # the last CONNACK refusing the credentials
+        self.stopped_because: str | None = None  # why the device was stopped for good
         self._next_scan = 0.0
         self.outbox = outbox if outbox is not None else Outbox()
         self.published = 0
@@ -272,6 +289,7 @@ class DeviceClient:
 
     def start(self) -> None:
         """Connect in the background; paho reconnects on its own after a loss."""
+        self._admit_by = time.monotonic() + self.admit_within
         properties = Properties(PacketTypes.CONNECT)
         properties.SessionExpiryInterval = self.session_expiry
         self.client.connect_async(self.host, self.port, self.keepalive, clean_start=False,
@@ -279,15 +297,29 @@ class DeviceClient:
         self.client.loop_start()
 
     def wait_connected(self, timeout: float) -> bool:
-        return self._connected.wait(timeout)
+        """True once connected; False after ``timeout`` or as soon as the device stops."""
+        deadline = time.monotonic() + timeout
+        while not self._connected.wait(min(0.05, max(0.0, deadline - time.monotonic()))):
+            if self.stopped or time.monotonic() >= deadline:
+                return False
+        return True
 
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
 
+    @property
+    def stopped(self) -> bool:
+        """Stopped for good (``stopped_because`` says why): it neither connects
+        nor publishes again."""
+        return self.stopped_because is not None
+
     def publish_event(self, seq: int, jws: str) -> None:
-        """Keep the event and publish it; check ``outbox.has_room()`` first."""
+        """Keep the event and publish it (a stopped device only keeps it); check
+        ``outbox.has_room()`` first."""
         self.outbox.add(seq, jws)
+        if self.stopped:
+            return
         self._publish(seq, jws)
         self.published += 1
 
@@ -296,6 +328,10 @@ class DeviceClient:
         not answered and paho no longer holds, all of it after a reconnect, the
         overdue part otherwise; the number re-sent."""
         now = time.monotonic()
+        if self._refused is not None and not self.connections and now >= self._admit_by:
+            self._stop(_refusal(self._refused))  # never admitted within admit_within
+        if self.stopped:
+            return 0
         reconnected = self._resend_due.is_set()
         if not reconnected and (self.resend_after is None or now < self._next_scan
                                 or not self.connected):
@@ -339,6 +375,11 @@ class DeviceClient:
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
             self.refusals[str(reason_code)] += 1
+            if reason_code.value in REFUSED_CREDENTIALS:
+                self._refused = reason_code
+                # Admitted before (the broker has put it out), or not admitted in time.
+                if self.connections or time.monotonic() >= self._admit_by:
+                    self._stop(_refusal(reason_code))
             return
         client.subscribe(acks_topic(self.credentials.device_id), qos=1)
         self.connections += 1
@@ -361,3 +402,17 @@ class DeviceClient:
             self.malformed_acks += 1
             return
         self.outbox.answer(ack)
+        if ack.status == "rejected" and ack.reason == "revoked":
+            self._stop("revoked (the gateway's answer)")
+
+    def _stop(self, why: str) -> None:
+        """Give the device up for good: paho neither reconnects nor sends again
+        (from a callback too); its unanswered events stay in the outbox."""
+        if self.stopped_because is None:
+            self.stopped_because = why
+            log.warning("device %s: %s, stopped", self.credentials.device_id, why)
+        self.client.disconnect()
+
+
+def _refusal(reason_code: Any) -> str:
+    return f"refused by the broker ({str(reason_code).lower()})"

@@ -7,6 +7,11 @@ and unanswered events between runs (mode 0600: it holds secrets). Sequence
 numbers are reserved in blocks before use, so even a killed run never
 reuses one (a killed run does lose the events it had not had answered yet;
 a real device keeps its outbox in flash).
+
+A device the broker refuses (revoked: ``tradezone mqtt sync --watch`` has
+taken it out of the password file) or whose event the gateway rejects as
+``revoked`` is stopped for the rest of the run, as a real one must stop
+(``device_client``); the others go on, and the summary names it.
 """
 
 from __future__ import annotations
@@ -207,7 +212,7 @@ class SimulationOptions:
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT
     resend_after: float = DEFAULT_RESEND_AFTER  # seconds before an unanswered event goes again
     ack_timeout: float = 30.0  # how long to wait for the last answers
-    connect_timeout: float = 10.0
+    connect_timeout: float = 10.0  # also how long a refused device is given to be admitted
     progress_every: float = 0.0  # seconds between progress reports while publishing; 0: none
 
 
@@ -227,12 +232,13 @@ class Summary:
     stray_acks: int = 0
     malformed_acks: int = 0
     refused_connections: Counter[str] = field(default_factory=Counter)
+    stopped: dict[str, str] = field(default_factory=dict)  # device id: why it was stopped
     publishing: float = 0.0  # seconds spent publishing new events
     elapsed: float = 0.0  # the whole run: connecting, publishing, waiting for answers
 
     @property
     def ok(self) -> bool:
-        return self.unanswered == 0
+        return self.unanswered == 0 and not self.stopped
 
     def count(self, prefix: str) -> int:
         return sum(n for outcome, n in self.outcomes.items() if outcome.startswith(prefix))
@@ -251,6 +257,7 @@ class Summary:
                 "unacknowledged": self.unanswered, "stray_acks": self.stray_acks,
                 "malformed_acks": self.malformed_acks,
                 "refused_connections": dict(self.refused_connections),
+                "stopped_devices": dict(self.stopped),
                 "publishing_s": round(self.publishing, 3), "elapsed_s": round(self.elapsed, 3)}
 
     def lines(self) -> list[str]:
@@ -276,6 +283,10 @@ class Summary:
         if self.stray_acks or self.malformed_acks:
             lines.append(f"acks for nothing pending: {self.stray_acks}; "
                          f"malformed acks: {self.malformed_acks}")
+        shown = sorted(self.stopped.items())[:_STOPPED_SHOWN]
+        lines += [f"device {device_id}: {why}, stopped" for device_id, why in shown]
+        if len(self.stopped) > len(shown):
+            lines.append(f"and {len(self.stopped) - len(shown)} more devices stopped")
         return lines
 
 
@@ -287,7 +298,11 @@ class Summary:
                 f"{self.count('notarized')}, duplicate {self.count('duplicate')}, rejected "
                 f"{rejected}{_by_reason(self.reasons('rejected'))}, "
                 f"awaiting an answer {self.unanswered}"
-                + (f", connections refused {refused}" if refused else ""))
+                + (f", connections refused {refused}" if refused else "")
+                + (f", devices stopped {len(self.stopped)}" if self.stopped else ""))
+
+
+_STOPPED_SHOWN = 20  # stopped devices named in the summary; the rest are counted
 
 
 def _by_reason(reasons: dict[str, int]) -> str:
@@ -302,7 +317,8 @@ class _Runner:
         self.credentials = device.credentials()
         self.client = DeviceClient(self.credentials, options.host, options.port,
                                    Outbox(options.max_in_flight),
-                                   resend_after=options.resend_after)
+                                   resend_after=options.resend_after,
+                                   admit_within=options.connect_timeout)
         self.source = EventSource(device.kind)
         self.shipment = options.shipment or new_shipment()
         self.sent_new = 0
@@ -313,8 +329,9 @@ class _Runner:
             self.client.outbox.add(item["seq"], item["jws"])
 
     def publish_due(self, due: int) -> None:
-        """Publish new events until ``due`` were sent this run, while there is room."""
-        while self.sent_new < due:
+        """Publish new events until ``due`` were sent this run, while there is room
+        (none once the device is stopped)."""
+        while self.sent_new < due and not self.client.stopped:
             if not self.client.outbox.has_room():
                 self.waits += 1
                 return
@@ -398,7 +415,8 @@ class Simulation:
         start = time.monotonic()
         every = self.options.progress_every
         next_report = start + every
-        while (elapsed := time.monotonic() - start) < duration and not self._stopping.is_set():
+        while ((elapsed := time.monotonic() - start) < duration and not self._stopping.is_set()
+               and not all(r.client.stopped for r in self.runners)):
             due = min(total, int(elapsed * self.options.rate) + 1)
             for runner in self.runners:
                 runner.client.service()
@@ -413,7 +431,7 @@ class Simulation:
     def _wait_for_answers(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while (time.monotonic() < deadline and not self._stopping.is_set()
-               and any(len(r.client.outbox) for r in self.runners)):
+               and any(len(r.client.outbox) for r in self.runners if not r.client.stopped)):
             for runner in self.runners:
                 runner.client.service()
             time.sleep(0.02)
@@ -453,6 +471,8 @@ class Simulation:
             summary.stray_acks += client.outbox.stray_acks
             summary.malformed_acks += client.malformed_acks
             summary.refused_connections.update(client.refusals)
+            if client.stopped_because is not None:
+                summary.stopped[runner.device.device_id] = client.stopped_because
         return summary
 
 

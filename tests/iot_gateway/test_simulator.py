@@ -439,7 +439,9 @@ def test_the_broker_refusing_an_event_is_counted_not_retried(tmp_path):
     assert summary.unanswered == 0 and summary.resent == 0
 
 
-def test_wrong_mqtt_credentials_are_reported(tmp_path):
+def test_a_device_refused_until_its_connect_timeout_is_stopped_unpublished(tmp_path):
+    """Wrong credentials: retried while a device registered a moment ago could
+    still be let in (connect_timeout), then stopped before it publishes."""
     from app.devices import broker_config
     from app.devices.broker_config import PasswordEntry
 
@@ -451,56 +453,115 @@ def test_wrong_mqtt_credentials_are_reported(tmp_path):
     with MosquittoBroker(allow_anonymous=False, password_file=passwd) as broker:
         summary = Simulation(devices, options(broker, duration=0.1, ack_timeout=0.2,
                                               connect_timeout=1.5), keys_file).run()
-    assert summary.refused_connections["Not authorized"] >= 1
-    assert summary.unanswered == summary.published > 0 and not summary.ok
+    assert 1 <= summary.refused_connections["Not authorized"] <= 2  # at 0 and 1 s
+    assert summary.stopped == {"sim-0": "refused by the broker (not authorized)"}
+    assert summary.published == summary.unanswered == 0 and not summary.ok
+    assert "device sim-0: refused by the broker (not authorized), stopped" in summary.lines()
 
 
-def test_a_device_the_broker_puts_out_mid_run_waits_without_spinning(tmp_path):
+def _password_file(path: Path, admitted: list[SimulatedDevice]) -> None:
+    """The broker's password file: the fake gateway ("gw") and ``admitted``."""
+    path.write_text(render_password_file(
+        [PasswordEntry("gw", hash_password("gw password"))]
+        + [PasswordEntry(d.device_id, hash_password(d.mqtt_password)) for d in admitted]))
+
+
+def test_a_device_the_broker_puts_out_mid_run_is_stopped_and_the_others_go_on(tmp_path):
     """What a revoked device meets once the broker has re-read its password file
-    (`tradezone mqtt sync --watch`): its connection closed and every reconnect
-    refused. The others go on; its reconnects back off (1, 2, 4 s: paho's
-    reconnect delay), what it cannot send waits in its bounded outbox, and the
-    summary and the progress line say so."""
+    (`tradezone mqtt sync --watch`): its connection closed and its reconnect
+    refused (CONNACK 0x87). It stops there: no more reconnects or publishes,
+    what it had not had answered kept for the keys file; the other device goes
+    on, and the progress line and the summary say so."""
     devices, keys_file = make_devices(tmp_path, count=2)
     for device in devices:
         device.mqtt_password = f"{device.device_id} password"
     save_keys_file(keys_file, devices)
     passwd = tmp_path / "passwd"
-
-    def admit(admitted: list[SimulatedDevice]) -> None:
-        passwd.write_text(render_password_file(
-            [PasswordEntry("gw", hash_password("gw password"))]
-            + [PasswordEntry(d.device_id, hash_password(d.mqtt_password)) for d in admitted]))
-
-    admit(devices)
+    _password_file(passwd, devices)
     kept, put_out = devices
     finished: dict[str, object] = {}
     with MosquittoBroker(allow_anonymous=False, password_file=passwd) as broker:
         gateway = FakeGateway(broker, devices, credentials=("gw", "gw password"))
-        simulation = Simulation(devices, options(broker, rate=50, duration=4, ack_timeout=0.5,
+        simulation = Simulation(devices, options(broker, rate=50, duration=5, ack_timeout=0.5,
                                                  max_in_flight=50), keys_file)
         thread = threading.Thread(target=lambda: finished.update(summary=simulation.run()))
         thread.start()
         try:
             _wait_for(lambda: gateway.times_seen(put_out.device_id))  # its first events
-            admit([kept])
+            _password_file(passwd, [kept])
             os.kill(broker.pid, signal.SIGHUP)
-            _wait_for(lambda: simulation.runners[1].client.refusals)  # a refused reconnect
-            assert "connections refused 1" in simulation.progress().progress_line()
+            _wait_for(lambda: simulation.runners[1].client.stopped)  # at its refused reconnect
+            assert "connections refused 1, devices stopped 1" in \
+                simulation.progress().progress_line()
+            sent_when_stopped = simulation.runners[1].sent_new
         except BaseException:
             simulation.stop()
             raise
         finally:
             thread.join(timeout=30)
             gateway.stop()
+        refused_at_broker = broker.log_path.read_text().count("not authorised")
     assert not thread.is_alive()
-    summary, client = finished["summary"], simulation.runners[1].client
-    assert 1 <= client.refusals["Not authorized"] <= 3  # backing off, not spinning
-    assert len(client.outbox) == summary.unanswered == 50  # its max_in_flight, no more
-    assert summary.count("notarized") == summary.published - 50 and gateway.bad == []
-    assert "connections refused: Not authorized x" in "\n".join(summary.lines())
+    summary, runner = finished["summary"], simulation.runners[1]
+    assert runner.client.refusals == {"Not authorized": 1} and refused_at_broker == 1
+    assert runner.sent_new <= sent_when_stopped + 1 < simulation.runners[0].sent_new  # a race: 1
+    assert summary.stopped == {put_out.device_id: "refused by the broker (not authorized)"}
+    assert f"device {put_out.device_id}: refused by the broker (not authorized), stopped" \
+        in summary.lines() and not summary.ok
+    assert 0 < len(runner.client.outbox) == summary.unanswered <= 50  # at most max_in_flight
+    assert summary.count("notarized") == summary.published - summary.unanswered
+    assert gateway.bad == [] and simulation.runners[0].sent_new >= 200  # the other went on
     saved = {device.device_id: device for device in load_keys_file(keys_file)}
-    assert len(saved[put_out.device_id].unanswered) == 50 and not saved[kept.device_id].unanswered
+    assert len(saved[put_out.device_id].unanswered) == summary.unanswered
+    assert not saved[kept.device_id].unanswered
+
+
+def test_a_device_whose_event_is_rejected_as_revoked_is_stopped(broker, tmp_path):
+    """The gateway's "revoked" answer (before the broker has put the device out)
+    stops the device: nothing more is published or re-sent."""
+    devices, keys_file = make_devices(tmp_path, count=2)
+    revoked = devices[1].device_id
+
+    def answer(device_id, seq):
+        if device_id == revoked and seq >= 3:
+            return {"status": "rejected", "reason": "revoked"}
+        return {"status": "notarized"}
+
+    gateway = FakeGateway(broker, devices, answer)
+    try:
+        summary = Simulation(devices, options(broker, duration=1.0, resend_after=0.2,
+                                              ack_timeout=1.0), keys_file).run()
+    finally:
+        gateway.stop()
+    seen = gateway.times_seen(revoked)
+    assert set(seen.values()) == {1}  # nothing sent again
+    assert 3 <= max(seen) < 10 and len(gateway.received[devices[0].device_id]) >= 19
+    assert summary.stopped == {revoked: "revoked (the gateway's answer)"}
+    assert summary.reasons("rejected")["revoked"] >= 1 and not summary.ok
+    assert f"device {revoked}: revoked (the gateway's answer), stopped" in summary.lines()
+    assert summary.as_dict()["stopped_devices"] == {revoked: "revoked (the gateway's answer)"}
+    assert summary.count("notarized") == len(gateway.times_seen(devices[0].device_id)) + 2
+
+
+def test_a_device_registered_a_moment_ago_is_retried_until_the_broker_admits_it(tmp_path):
+    """Refused (0x87) until the registry watcher's next look has added it to the
+    password file: within its admit_within, the device keeps trying."""
+    devices, _ = make_devices(tmp_path, count=1)
+    devices[0].mqtt_password = "new device password"
+    passwd = tmp_path / "passwd"
+    _password_file(passwd, [])
+    with MosquittoBroker(allow_anonymous=False, password_file=passwd) as broker:
+        client = DeviceClient(devices[0].credentials(), broker.host, broker.port,
+                              admit_within=TIMEOUT)
+        client.start()
+        try:
+            _wait_for(lambda: client.refusals)
+            _password_file(passwd, devices)
+            os.kill(broker.pid, signal.SIGHUP)
+            assert client.wait_connected(TIMEOUT)
+        finally:
+            client.stop()
+    assert not client.stopped and client.refusals["Not authorized"] >= 1
 
 
 # --- registered over the API, admitted by the broker --------------------------------------------
