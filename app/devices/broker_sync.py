@@ -112,7 +112,10 @@ class RegistryWatcher:
     """Keeps the broker's files in step with the registry. Each :meth:`sync`
     reads the active devices and renders both files; only when they differ
     from the files on disk (or the last reload failed) does it rewrite them and
-    send SIGHUP. Reports one line per reload, naming devices, never secrets."""
+    send SIGHUP. Reports one line per reload, naming devices, never secrets: the
+    devices added and removed since the broker's last reload (or, before this
+    watcher's first, since the files it found, those the broker was started with),
+    so a change a failed reload left untold is named when a reload succeeds."""
 
     def __init__(self, database: Database, gateway: PasswordEntry, directory: Path,
                  reload_pid: Path, *, owner: str | None = None,
@@ -121,6 +124,7 @@ class RegistryWatcher:
         self.directory, self.reload_pid, self.owner = directory, reload_pid, owner
         self.report = report
         self._reload_owed = False  # files written, SIGHUP not yet delivered
+        self._loaded: set[str] | None = None  # the devices in the broker's last loaded files
         self._failing: str | None = None  # the error last reported, until a sync succeeds
 
     def sync(self) -> bool:
@@ -128,6 +132,8 @@ class RegistryWatcher:
         was reloaded. Database, file and signal errors are raised."""
         files = render_broker_files(read_registry(self.database), self.gateway)
         passwd, acl = current_files(self.directory)
+        if self._loaded is None:
+            self._loaded = _users(passwd) - {self.gateway.username}
         if (files.passwd, files.acl) == (passwd, acl) and not self._reload_owed:
             return False
         write_broker_files(self.directory, files, self.owner)
@@ -136,9 +142,9 @@ class RegistryWatcher:
         self._reload_owed = False
         for reason in files.skipped:
             self.report(f"left out device {reason}")
-        before = _users(passwd) - {self.gateway.username}
         self.report(f"reloaded the broker (pid {pid}): gateway and {len(files.devices)} "
-                    f"active devices{_changes(before, files.devices)}")
+                    f"active devices{_changes(self._loaded, files.devices)}")
+        self._loaded = set(files.devices)
         return True
 
     def run(self, interval: float, stop: threading.Event) -> None:

@@ -9,7 +9,9 @@ import os
 import signal
 import stat
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -21,6 +23,7 @@ from tests.services.ports import free_port, port_is_open
 from .probe import NOT_AUTHORIZED, Probe
 
 GATEWAY, GATEWAY_PASSWORD = "tz-gateway", "correct horse battery staple"
+TRADEZONE = Path(sys.executable).parent / "tradezone"
 
 
 @pytest.fixture
@@ -240,3 +243,26 @@ def test_an_unknown_owner_is_refused_before_anything_is_written(sync):
     result = sync("--owner", "no-such-user-tz", expect=1)
     assert "no user 'no-such-user-tz'" in result.output and "Traceback" not in result.output
     assert not sync.dir.exists()
+
+
+
+@pytest.mark.parametrize("mode", [[], ["--reload-pid", "mosquitto.pid", "--watch", "0.1"]],
+                         ids=["once", "watch"])
+def test_no_database_yet_is_one_line_and_nothing_is_created(tmp_path, mode):
+    """TZ_DATABASE_URL unset, before `tradezone db upgrade`: the SQLite default
+    under TZ_VAR_DIR does not exist, and a command that only reads the registry
+    must not create it (empty) nor write files for an empty registry."""
+    var, auth_dir = tmp_path / "var", tmp_path / "mqtt-auth"
+    env = {name: value for name, value in os.environ.items() if not name.startswith("TZ_")}
+    env.update(TZ_VAR_DIR=str(var), TZ_MQTT_USERNAME=GATEWAY, TZ_MQTT_PASSWORD=GATEWAY_PASSWORD)
+    try:
+        result = subprocess.run([str(TRADEZONE), "mqtt", "sync", "--dir", str(auth_dir), *mode],
+                                env=env, cwd=tmp_path, capture_output=True, text=True,
+                                timeout=30, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as expired:  # the watcher retrying for ever
+        pytest.fail(f"still running after 30 s: {expired.stdout!r}")
+    assert (result.returncode, result.stdout) == (1, ""), result.stderr
+    assert result.stderr == (f"Error: the database TZ_DATABASE_URL=sqlite:///"
+                             f"{var / 'tradezone.sqlite3'} does not exist: run `tradezone db "
+                             f"upgrade`\n")
+    assert list(tmp_path.iterdir()) == []  # no var/, no database file, no broker files

@@ -218,6 +218,35 @@ def test_a_reload_that_failed_is_tried_again(register, database_url, auth_dir, b
     _wait_until(lambda: _broker_reloads(broker) == 1, "the broker's reload")
 
 
+def test_after_a_failed_reload_the_next_one_names_every_change_the_broker_had_not_taken(
+        client, cast, register, database_url, auth_dir, broker):
+    """The log line of a reload compares with what the broker last loaded, not
+    with the files a failed pass already wrote."""
+    reports: list[str] = []
+    register("dev-a"), register("dev-b")
+    database = Database(database_url)
+    try:
+        watcher = RegistryWatcher(database, broker_config.gateway_entry(
+            GATEWAY, GATEWAY_PASSWORD, current_files(auth_dir)[0]), auth_dir, broker.pid_file,
+            report=reports.append)
+        assert watcher.sync() is True
+        _wait_until(lambda: _broker_reloads(broker) == 1, "the broker's reload")
+        watcher.reload_pid = auth_dir.parent / "no-such.pid"  # e.g. the broker restarting
+        assert client.post("/api/v1/devices/dev-a/revoke",
+                           headers=cast.customs.headers).status_code == 200
+        watcher.tick(INTERVAL)  # files written without dev-a; the broker not told
+        register("dev-c")
+        watcher.tick(INTERVAL)  # and again, with dev-c
+        watcher.reload_pid = broker.pid_file
+        assert watcher.sync() is True
+    finally:
+        database.dispose()
+    reloads = [line for line in reports if line.startswith("reloaded")]
+    reloaded = f"reloaded the broker (pid {broker.pid}): gateway and 2 active devices"
+    assert reloads == [f"{reloaded}; added dev-a, dev-b", f"{reloaded}; added dev-c; removed dev-a"]
+    _wait_until(lambda: _broker_reloads(broker) == 2, "the broker's reloads")
+
+
 def test_watch_needs_a_broker_to_reload(database_url, tmp_path):
     result = CliRunner().invoke(main, ["mqtt", "sync", "--dir", str(tmp_path / "auth"),
                                        "--watch", "2"], env=_env(database_url, tmp_path))
