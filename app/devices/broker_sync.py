@@ -33,6 +33,10 @@ from . import services
 from .broker_config import BrokerConfigError, BrokerFiles, PasswordEntry, render_broker_files
 
 PASSWD, ACL = "passwd", "acl"
+# Present in the files' directory from before the watcher writes them until
+# the broker has been told (SIGHUP): a watcher that stopped in between (killed,
+# restarted) finds the files in step but knows the broker has not loaded them.
+RELOAD_OWED = ".reload-owed"
 BROKER_PROCESS = "mosquitto"  # the broker's command name, as /proc/<pid>/comm shows it
 _NAMES_SHOWN = 5  # device ids named per reload line; the rest are counted
 
@@ -115,7 +119,9 @@ class RegistryWatcher:
     send SIGHUP. Reports one line per reload, naming devices, never secrets: the
     devices added and removed since the broker's last reload (or, before this
     watcher's first, since the files it found, those the broker was started with),
-    so a change a failed reload left untold is named when a reload succeeds."""
+    so a change a failed reload left untold is named when a reload succeeds.
+    A reload owed when a watcher stopped is made by the next one
+    (:data:`RELOAD_OWED`)."""
 
     def __init__(self, database: Database, gateway: PasswordEntry, directory: Path,
                  reload_pid: Path, *, owner: str | None = None,
@@ -123,7 +129,8 @@ class RegistryWatcher:
         self.database, self.gateway = database, gateway
         self.directory, self.reload_pid, self.owner = directory, reload_pid, owner
         self.report = report
-        self._reload_owed = False  # files written, SIGHUP not yet delivered
+        # files written, SIGHUP not yet delivered (by this watcher or one before it)
+        self._reload_owed = (directory / RELOAD_OWED).exists()
         self._loaded: set[str] | None = None  # the devices in the broker's last loaded files
         self._failing: str | None = None  # the error last reported, until a sync succeeds
 
@@ -136,16 +143,27 @@ class RegistryWatcher:
             self._loaded = _users(passwd) - {self.gateway.username}
         if (files.passwd, files.acl) == (passwd, acl) and not self._reload_owed:
             return False
+        self._owe_reload()
         write_broker_files(self.directory, files, self.owner)
-        self._reload_owed = True
         pid = reload_broker(self.reload_pid)
         self._reload_owed = False
+        (self.directory / RELOAD_OWED).unlink(missing_ok=True)
         for reason in files.skipped:
             self.report(f"left out device {reason}")
         self.report(f"reloaded the broker (pid {pid}): gateway and {len(files.devices)} "
                     f"active devices{_changes(self._loaded, files.devices)}")
         self._loaded = set(files.devices)
         return True
+
+    def _owe_reload(self) -> None:
+        self._reload_owed = True
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            (self.directory / RELOAD_OWED).touch(mode=0o600)
+            _fsync_directory(self.directory)
+        except OSError as error:
+            raise BrokerSyncError(f"cannot write {self.directory / RELOAD_OWED}: "
+                                  f"{error.strerror or error}") from error
 
     def run(self, interval: float, stop: threading.Event) -> None:
         """Sync now and every ``interval`` seconds until ``stop`` is set. A sync

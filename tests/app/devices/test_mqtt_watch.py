@@ -24,7 +24,7 @@ from sqlalchemy import text
 from app.cli import main
 from app.db import Database
 from app.devices import broker_config
-from app.devices.broker_sync import RegistryWatcher, current_files
+from app.devices.broker_sync import RELOAD_OWED, RegistryWatcher, current_files
 from tests.services.mosquitto import MosquittoBroker
 
 from .probe import NOT_AUTHORIZED, Probe
@@ -213,6 +213,35 @@ def test_a_reload_that_failed_is_tried_again(register, database_url, auth_dir, b
                            f"or directory: '{missing}' (trying again every {INTERVAL:g} s)"]
         watcher.reload_pid = broker.pid_file
         assert watcher.sync() is True
+    finally:
+        database.dispose()
+    _wait_until(lambda: _broker_reloads(broker) == 1, "the broker's reload")
+
+
+def test_a_watcher_restarted_before_the_broker_was_told_tells_it(register, database_url,
+                                                                 auth_dir, broker):
+    """A watcher that wrote the files and stopped before its SIGHUP got through
+    (killed, or the broker restarting): the next watcher finds the files in step
+    with the registry, yet reloads the broker, which has not loaded them."""
+    database = Database(database_url)
+    try:
+        def watcher(pid_file: Path, reports: list[str]) -> RegistryWatcher:
+            return RegistryWatcher(database, broker_config.gateway_entry(
+                GATEWAY, GATEWAY_PASSWORD, current_files(auth_dir)[0]), auth_dir, pid_file,
+                report=reports.append)
+        register("dev-a")
+        first: list[str] = []
+        watcher(auth_dir.parent / "no-such.pid", first).tick(INTERVAL)
+        assert "dev-a:" in (auth_dir / "passwd").read_text() and first[0].startswith("error:")
+        restarted: list[str] = []
+        again = watcher(broker.pid_file, restarted)
+        assert again.sync() is True
+        assert again.sync() is False
+        assert restarted == [f"reloaded the broker (pid {broker.pid}): gateway and 1 active "
+                             "devices"]
+        assert not (auth_dir / RELOAD_OWED).exists()
+        # Once the broker has the files, a watcher started later has nothing to do.
+        assert watcher(broker.pid_file, []).sync() is False
     finally:
         database.dispose()
     _wait_until(lambda: _broker_reloads(broker) == 1, "the broker's reload")
