@@ -14,7 +14,7 @@ from ledger.logcheck import StoredCheckpointRow, check_log
 from ledger.sqlstore import SqlLog
 
 from .config import Config, ConfigError
-from .db import unusable_database_line
+from .db import require_existing_database, unusable_database_line
 from .db_errors import describe, safe_traceback
 from .errors import DRIVER_ERRORS, AppError
 from .identity import services as identity
@@ -22,9 +22,13 @@ from .identity.models import Role
 from .platform import Platform, build_platform
 
 
-def _platform(ctx: click.Context) -> Platform:
+def _platform(ctx: click.Context, *, create_database: bool = False) -> Platform:
+    """The platform of the environment's configuration; its SQLite database
+    must exist unless ``create_database`` (only `db upgrade` makes it)."""
     if ctx.obj is None:
         ctx.obj = build_platform(Config.from_env())
+        if not create_database:
+            require_existing_database(ctx.obj.config.database_url)
     return ctx.obj
 
 
@@ -62,7 +66,7 @@ def db_upgrade(ctx: click.Context) -> None:
     """Apply the migrations to the configured database (TZ_DATABASE_URL)."""
     from .migrate import upgrade
 
-    platform = _platform(ctx)
+    platform = _platform(ctx, create_database=True)
     upgrade(platform.db.engine)
     with platform.db.write() as session:
         checkpoint = platform.notary.ensure_checkpoint(session)

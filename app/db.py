@@ -232,6 +232,19 @@ class Database:
         self._autocommit_engine.dispose()
 
 
+def require_existing_database(url: str) -> None:
+    """ConfigError when ``url`` names a SQLite file that does not exist: opening
+    it would create it empty, for a command meant to run after `db upgrade`.
+    Server databases, in-memory ones and SQLite URIs (their own ``mode=``) pass."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:") \
+            or parsed.query.get("uri"):
+        return
+    if not Path(parsed.database).exists():
+        raise ConfigError(f"the database TZ_DATABASE_URL={redacted_url(url)} does not "
+                          "exist: run `tradezone db upgrade`")
+
+
 def unusable_database_line(error: BaseException, url: str) -> str | None:
     """One line for an operator when ``error`` says the database at ``url``
     cannot be used (unreachable, refusing the credentials, missing, or without

@@ -9,6 +9,7 @@ from gunicorn.app.base import BaseApplication
 from . import create_app
 from .access_log import AccessLogger
 from .config import Config, ConfigError
+from .db import require_existing_database
 from .console.secret import SecretFileError, load_or_create_secret, secret_file_for
 from .platform import build_platform
 
@@ -36,6 +37,7 @@ class _Server(BaseApplication):
 def serve(config: Config, host: str, port: int, workers: int) -> None:
     """Check the database and keys, sign a checkpoint if needed, then serve."""
     platform = build_platform(config)
+    require_existing_database(config.database_url)
     _check_console_secret(config)
     with platform.db.write() as session:
         platform.notary.ensure_checkpoint(session)

@@ -7,6 +7,7 @@ import signal
 import threading
 
 from app.config import Config
+from app.db import require_existing_database
 from app.platform import Platform, build_platform
 
 from . import logs
@@ -24,6 +25,7 @@ def run_gateway(config: Config, options: GatewayOptions) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda number, frame: stop.set())
     platform = build_platform(config)
+    require_existing_database(config.database_url)
     _check_database(platform)
     gateway = Gateway(platform, config, options)
     try:

@@ -9,10 +9,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import click
-from sqlalchemy.engine import make_url
 
-from app.config import PROJECT_ROOT, Config, redacted_url
-from app.db import Database
+from app.config import PROJECT_ROOT, Config
+from app.db import Database, require_existing_database
 
 from . import broker_config, broker_sync
 
@@ -62,7 +61,7 @@ def mqtt_sync(directory: Path, reload_pid: Path | None, owner: str | None,
                                "would keep the old files")
     gateway = broker_config.gateway_entry(config.mqtt_username, config.mqtt_password,
                                           broker_sync.current_files(directory)[0])
-    _require_existing_database(config.database_url)
+    require_existing_database(config.database_url)
     database = Database(config.database_url)  # only the registry: no ledger key needed
     try:
         if interval is None:
@@ -72,18 +71,6 @@ def mqtt_sync(directory: Path, reload_pid: Path | None, owner: str | None,
                                                owner=owner, report=_report), interval)
     finally:
         database.dispose()
-
-
-def _require_existing_database(url: str) -> None:
-    """Refuse a SQLite database file that does not exist: opening it would create
-    it, empty (and its directory), for a command that only reads the registry."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:") \
-            or parsed.query.get("uri"):
-        return  # a server's database, in memory, or a SQLite URI (its own mode=)
-    if not Path(parsed.database).exists():
-        raise click.ClickException(f"the database TZ_DATABASE_URL={redacted_url(url)} does "
-                                   f"not exist: run `tradezone db upgrade`")
 
 
 def _sync_once(database: Database, gateway: broker_config.PasswordEntry, directory: Path,

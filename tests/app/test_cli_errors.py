@@ -89,6 +89,16 @@ def test_an_unreachable_database_is_one_line(env, tmp_path, args):
 
 
 @pytest.mark.parametrize("args", [a for a in DATABASE_COMMANDS if a[0] != "db"], ids=" ".join)
+def test_a_sqlite_database_not_made_yet_says_to_run_db_upgrade_and_is_not_created(
+        env, tmp_path, args):
+    database = Path(env["TZ_DATABASE_URL"].removeprefix("sqlite:///"))
+    result = tradezone(env, *args, cwd=tmp_path)
+    assert_one_line_error(result, f"the database TZ_DATABASE_URL=sqlite:///{database} does "
+                                  "not exist: run `tradezone db upgrade`")
+    assert not database.exists()  # only `db upgrade` makes it
+
+
+@pytest.mark.parametrize("args", [a for a in DATABASE_COMMANDS if a[0] != "db"], ids=" ".join)
 def test_a_database_without_the_schema_says_to_run_db_upgrade(env, tmp_path, postgres, args):
     name = f"tz_empty_{tmp_path.name[-20:]}".lower().replace("-", "_")
     postgres.create_database(name)
