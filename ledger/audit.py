@@ -26,7 +26,7 @@ from .bundle import (
 )
 from .errors import EntryFormatError, InclusionProofError, VerificationError
 from .note import NoteVerifier
-from .strictjson import StrictDecoder
+from .strictjson import StrictDecoder, loads_strict
 
 Progress = Callable[[int, int, int], None]  # (bytes read, total bytes, entries read)
 _PROGRESS_EVERY = 2048  # entries between progress calls
@@ -132,12 +132,9 @@ def _verify_streamed(handle: IO[bytes], first: bytes, total: int, verifier: Note
     return checker.finish()
 
 
-_LINE_DECODER = StrictDecoder()
-
-
 def _entry_from_line(body: bytes, handle: IO[bytes]) -> Any:
     try:
-        return _LINE_DECODER.decode(body.decode("utf-8"))
+        return loads_strict(body)
     except ValueError as error:
         position = handle.tell()
         if handle.read(1) == b"":  # the last line, cut short: the file is truncated

@@ -12,13 +12,10 @@ import rfc8785
 
 from .canonical import canonical_json
 from .errors import EntryFormatError
-from .strictjson import StrictDecoder
+from .strictjson import loads_strict
 
 _TYPE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 _UTC_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z")
-# One decoder for every entry: json.loads(..., cls=StrictDecoder) builds a new one
-# per call, which shows when a whole log is checked.
-_STRICT = StrictDecoder()
 
 
 def utc_timestamp(moment: datetime) -> str:
@@ -60,7 +57,7 @@ def decode_entry(data: bytes) -> dict[str, Any]:
         # too deeply to parse or hold an integer too long to convert are refused
         # here, each a ValueError, rather than read one way by one parser and
         # another way by the next.
-        entry = _STRICT.decode(data.decode("utf-8") if isinstance(data, bytes) else data)
+        entry = loads_strict(data)
     except ValueError as exc:
         raise EntryFormatError(f"entry is not JSON: {exc}") from exc
     check_entry(entry)

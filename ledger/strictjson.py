@@ -18,7 +18,9 @@ def loads_strict(data: bytes | str) -> Any:
     """Parse UTF-8 JSON; raise ``ValueError`` on duplicate names, NaN/Infinity, bad
     UTF-8, nesting too deep to parse, or anything else that is not JSON."""
     text = data.decode("utf-8") if isinstance(data, bytes) else data
-    return json.loads(text, cls=StrictDecoder)
+    if text.startswith("\ufeff"):  # as json.loads refuses it
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)
 
 
 class DuplicateMemberError(ValueError):
@@ -53,13 +55,13 @@ class UniqueMembersDecoder(json.JSONDecoder):
 
 
 class StrictDecoder(UniqueMembersDecoder):
-    """A decoder with the same rules as :func:`loads_strict`:
+    """A decoder with the same rules as :func:`loads_strict`, for
     ``json.loads(data, cls=StrictDecoder)`` (which also reads UTF-16, UTF-32
-    and a UTF-8 BOM), or one instance kept by a caller that parses many small
-    documents."""
+    and a UTF-8 BOM)."""
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options, parse_constant=_reject_constant)
+
 
 
 def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -72,3 +74,8 @@ def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
+
+
+# The decoder loads_strict uses: building one per call cost more than parsing
+# an entry, and decoding keeps no state between calls.
+_DECODER = StrictDecoder()
