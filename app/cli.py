@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import click
-from sqlalchemy.exc import DBAPIError
 
 import ledger
 from ledger.logcheck import StoredCheckpointRow, check_log
@@ -15,8 +14,8 @@ from ledger.sqlstore import SqlLog
 
 from .config import Config, ConfigError
 from .db import require_existing_database, unusable_database_line
-from .db_errors import describe, safe_traceback
-from .errors import DRIVER_ERRORS, AppError
+from .db_errors import DATABASE_ERRORS, describe, safe_traceback
+from .errors import AppError
 from .identity import services as identity
 from .identity.models import Role
 from .platform import Platform, build_platform
@@ -42,7 +41,7 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except (AppError, ledger.LedgerError, ConfigError) as error:
             raise click.ClickException(str(error)) from error
-        except (DBAPIError, *DRIVER_ERRORS) as error:
+        except DATABASE_ERRORS as error:
             line = unusable_database_line(error, Config.from_env().database_url)
             if line is None:  # a bug, worth its frames; never the rows the text quotes
                 click.echo(safe_traceback(error), err=True)

@@ -35,8 +35,8 @@ from sqlalchemy.orm import DeclarativeBase, Session
 from ledger.sqlstore import NAMING_CONVENTION
 
 from .config import ConfigError, redacted_url, url_passwords
-from .db_errors import describe
-from .errors import DRIVER_ERRORS, database_unavailable
+from .db_errors import describe, is_database_error
+from .errors import database_unavailable
 
 _WRITE_OPTION = "tradezone_write"
 
@@ -250,7 +250,7 @@ def unusable_database_line(error: BaseException, url: str) -> str | None:
     cannot be used (unreachable, refusing the credentials, missing, or without
     the schema), naming TZ_DATABASE_URL without its password; None for any
     other error (a bug, worth its traceback)."""
-    if not isinstance(error, (DBAPIError, *DRIVER_ERRORS)):
+    if not is_database_error(error):
         return None
     cause = error.orig if isinstance(error, DBAPIError) else error
     where = f"the database TZ_DATABASE_URL={redacted_url(url)}"

@@ -55,9 +55,16 @@ _CAUSE = "\nThe above exception was the direct cause of the following exception:
 _CONTEXT = "\nDuring handling of the above exception, another exception occurred:\n\n"
 
 
+# Errors of the drivers themselves: the ledger's hot statements use the
+# driver's cursor directly (``ledger.sqlstore``), so SQLAlchemy never wraps them.
+DRIVER_ERRORS = (sqlite3.Error, psycopg.Error)
+# A database error: a driver's own, or SQLAlchemy's wrapper of one.
+DATABASE_ERRORS = (DBAPIError, *DRIVER_ERRORS)
+
+
 def is_database_error(error: BaseException) -> bool:
     """Whether ``error`` is raised by a database driver or wraps one (SQLAlchemy)."""
-    return isinstance(error, (DBAPIError, sqlite3.Error, psycopg.Error))
+    return isinstance(error, DATABASE_ERRORS)
 
 
 def describe(error: BaseException) -> str:

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 import ledger
 
-from .db_errors import describe, log_database_error
+from .db_errors import DATABASE_ERRORS, describe, log_database_error
 
 # Seconds a client is asked to wait when the database cannot be reached.
 DATABASE_RETRY_AFTER_S = 5
@@ -70,10 +70,7 @@ def error_body(status: HTTPStatus, message: str, errors: dict[str, Any] | None =
     return body
 
 
-# Errors of the drivers themselves: the ledger's hot statements use the
-# driver's cursor directly (``ledger.sqlstore``), so SQLAlchemy never wraps them.
-DRIVER_ERRORS = (sqlite3.Error, psycopg.Error)
-# Of those, the ones a database that is down, restarting or busy raises.
+# Of the drivers' errors, the ones a database that is down, restarting or busy raises.
 DRIVER_OPERATIONAL_ERRORS = (sqlite3.OperationalError, psycopg.OperationalError)
 
 
@@ -124,5 +121,5 @@ def register_error_handlers(app: Flask) -> None:
         response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
         return response
 
-    for database_error in (DBAPIError, *DRIVER_ERRORS):
+    for database_error in DATABASE_ERRORS:
         app.register_error_handler(database_error, _database)

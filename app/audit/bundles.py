@@ -30,7 +30,7 @@ from ledger.bundle import BUNDLE_FORMAT, ENTRIES_CLOSING, entry_line, header_lin
 from ledger.sqlstore import SqlLog
 
 from app.db import Database
-from app.db_errors import describe, is_database_error, safe_traceback
+from app.db_errors import describe, safe_traceback
 from app.devices.models import Device, DeviceEvent
 from app.documents.access import has_full_access
 from app.documents.models import Document
@@ -49,10 +49,6 @@ logger = logging.getLogger(__name__)
 
 class BundleInterrupted(RuntimeError):
     """A bundle's stream failed after its first line: the answer is cut short."""
-
-
-def _describe(error: Exception) -> str:
-    return describe(error) if is_database_error(error) else type(error).__name__
 
 
 @dataclass(frozen=True)
@@ -140,7 +136,7 @@ def stream_bundle(db: Database, verifier_key: str, subject: Subject) -> Iterator
             logger.error("audit bundle for %s %s stopped early\n%s", subject.kind,
                          subject.ref, safe_traceback(error))
             raise BundleInterrupted(f"audit bundle for {subject.kind} {subject.ref} stopped "
-                                    f"early: {_describe(error)}") from None
+                                    f"early: {describe(error)}") from None
         yield ENTRIES_CLOSING + "\n"
 
 
