@@ -116,11 +116,20 @@ def url_passwords(url: str | URL) -> list[str]:
     return [password for password in found if password]
 
 
+def decimal(text: str) -> int | None:
+    """The integer ``text`` writes in 1 to 20 ASCII digits, else None: int() would
+    also take " 64", "1_000" and other scripts' digits (and refuse "²", a digit)."""
+    if text.isascii() and text.isdigit() and len(text) <= 20:
+        return int(text)
+    return None
+
+
 def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
     """The decimal integer in ``env[name]`` (unset or empty: ``default``), from low to high."""
     text = env.get(name) or ""
     if not text:
         return default
-    if not (text.isascii() and text.isdigit() and len(text) <= 20 and low <= int(text) <= high):
+    value = decimal(text)
+    if value is None or not low <= value <= high:
         raise ConfigError(f"{name} must be an integer from {low} to {high}, not {text!r}")
-    return int(text)
+    return value

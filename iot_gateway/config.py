@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
-from app.config import ConfigError
+from app.config import ConfigError, decimal
 
 ONE_WEEK = 7 * 24 * 3600
 
@@ -98,10 +98,10 @@ class GatewayOptions:
 
 def _convert(name: str, kind: object, text: str) -> object:
     if kind in ("int", int):
-        # ASCII digits only: int() would also take " 64", "1_000" and other scripts' digits.
-        if not (text.isascii() and text.isdigit() and len(text) <= 20):
+        value = decimal(text)
+        if value is None:
             raise OptionError(f"TZ_GATEWAY_{name.upper()} must be an integer, not {text!r}")
-        return int(text)
+        return value
     return text
 
 
