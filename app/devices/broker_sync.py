@@ -27,6 +27,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.config import decimal
 from app.db import Database
 
 from . import services
@@ -94,9 +95,9 @@ def reload_broker(pid_file: Path) -> int:
         text = pid_file.read_text().strip()
     except OSError as error:
         raise BrokerSyncError(f"cannot read the pid file {pid_file}: {error}") from error
-    if not text.isdigit() or int(text) <= 1:
+    pid = decimal(text)
+    if pid is None or pid <= 1:  # "²" is a digit int() refuses
         raise BrokerSyncError(f"{pid_file} does not hold a process id")
-    pid = int(text)
     name = _process_name(pid)
     if name is not None and not name.startswith(BROKER_PROCESS):
         # A stale pid file whose number now belongs to another process: SIGHUP

@@ -71,9 +71,12 @@ def test_sync_needs_the_gateways_credentials(sync):
     assert "TZ_MQTT_USERNAME" in result.output
 
 
-def test_a_bad_pid_file_is_reported_after_writing(sync, tmp_path):
-    result = sync("--reload-pid", str(_write_pid_file(tmp_path / "pid", 0)), expect=1)
-    assert "does not hold a process id" in result.output
+@pytest.mark.parametrize("content", ["0", "1", "\u00b2", "9" * 30, "12x"])
+def test_a_bad_pid_file_is_reported_after_writing(sync, tmp_path, content):
+    pid_file = tmp_path / "pid"
+    pid_file.write_text(content + "\n")
+    result = sync("--reload-pid", str(pid_file), expect=1)
+    assert "does not hold a process id" in result.output and "Traceback" not in result.output
     assert (sync.dir / "passwd").exists()
     result = sync("--reload-pid", str(tmp_path / "missing.pid"), expect=1)
     assert "cannot read the pid file" in result.output
