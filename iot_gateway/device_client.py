@@ -14,9 +14,9 @@ subscribed again would otherwise wait for ever. The gateway answers a repeat
 
 Those are the transient failures. Two answers are final, and a device that
 gets one stops (no reconnect, no re-send), keeping its unanswered events: the
-broker refusing its credentials (CONNACK 0x86 or 0x87, what Mosquitto answers
-once ``tradezone mqtt sync --watch`` has removed a revoked device), and the
-gateway rejecting an event as ``revoked``. A device not yet admitted since
+gateway rejecting an event as ``revoked``, and the broker refusing its
+credentials (CONNACK 0x86 or 0x87, what Mosquitto answers once ``tradezone
+mqtt sync --watch`` has removed a device revoked longer ago than its grace). A device not yet admitted since
 :meth:`DeviceClient.start` is given ``admit_within`` seconds first: one
 registered a moment ago is let in at the registry watcher's next look.
 """

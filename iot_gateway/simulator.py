@@ -8,9 +8,9 @@ numbers are reserved in blocks before use, so even a killed run never
 reuses one (a killed run does lose the events it had not had answered yet;
 a real device keeps its outbox in flash).
 
-A device the broker refuses (revoked: ``tradezone mqtt sync --watch`` has
-taken it out of the password file) or whose event the gateway rejects as
-``revoked`` is stopped for the rest of the run, as a real one must stop
+A device whose event the gateway rejects as ``revoked``, or that the broker
+refuses (revoked longer ago than its grace: ``tradezone mqtt sync --watch``
+has taken it out of the password file), is stopped for the rest of the run, as a real one must stop
 (``device_client``); the others go on, and the summary names it.
 """
 

@@ -13,6 +13,13 @@ paho reports a lost connection, 128 "Unspecified error"). So its later
 publishes are neither refused with PUBACK 0x87 nor silently dropped: there is
 no connection left to carry them, and every reconnect is refused with CONNACK
 0x87 "Not authorized". Clients still in the file (the gateway) stay connected.
+
+That is why a revoked device stays in the files for a grace period
+(:data:`REVOKED_GRACE`, ``--revoked-grace``): meanwhile its events reach the
+gateway, which answers each ``revoked`` (contract section 6: "the device's
+next event is rejected with reason revoked") and notarizes none; a device
+that hears it stops. Once the grace has passed, the next look leaves the
+device out and the broker puts it off.
 """
 
 from __future__ import annotations
@@ -23,11 +30,13 @@ import signal
 import tempfile
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.config import decimal
+from app.config import decimal, utc_now
 from app.db import Database
 
 from . import services
@@ -40,16 +49,39 @@ PASSWD, ACL = "passwd", "acl"
 RELOAD_OWED = ".reload-owed"
 BROKER_PROCESS = "mosquitto"  # the broker's command name, as /proc/<pid>/comm shows it
 _NAMES_SHOWN = 5  # device ids named per reload line; the rest are counted
+# How long the broker still admits a device after its revocation (read_registry).
+REVOKED_GRACE = timedelta(hours=1)
 
 
 class BrokerSyncError(Exception):
     """The broker's files could not be written, or the broker could not be signalled."""
 
 
-def read_registry(database: Database) -> list[tuple[str, str | None]]:
-    """(device id, stored MQTT hash) of every active device."""
+@dataclass(frozen=True)
+class Admitted:
+    """The devices the broker is to admit: (device id, stored MQTT hash) by id,
+    and which of them are revoked but still within their grace."""
+
+    credentials: list[tuple[str, str | None]]
+    revoked: frozenset[str]
+
+    def describe(self, devices: Iterable[str]) -> str:
+        """``N active devices`` of ``devices`` (those rendered), and how many revoked ones."""
+        devices = set(devices)
+        revoked = len(devices & self.revoked)
+        return f"{len(devices) - revoked} active devices" + (
+            f" and {revoked} revoked within their grace" if revoked else "")
+
+
+def read_registry(database: Database, now: datetime, revoked_grace: timedelta) -> Admitted:
+    """The active devices, and those revoked less than ``revoked_grace`` before
+    ``now``: the broker still admits a revoked device for a while, so that its
+    next events reach the gateway and are answered ``revoked`` (contract
+    section 6) and it stops, rather than losing its connection unanswered."""
     with database.read() as session:
-        return services.active_mqtt_credentials(session)
+        rows = services.admitted_mqtt_credentials(session, now - revoked_grace)
+    return Admitted([(device_id, stored) for device_id, stored, _ in rows],
+                    frozenset(device_id for device_id, _, revoked in rows if revoked))
 
 
 def current_files(directory: Path) -> tuple[str | None, str | None]:
@@ -115,7 +147,8 @@ def reload_broker(pid_file: Path) -> int:
 
 class RegistryWatcher:
     """Keeps the broker's files in step with the registry. Each :meth:`sync`
-    reads the active devices and renders both files; only when they differ
+    reads the devices to admit (:func:`read_registry`, as of ``clock()``) and
+    renders both files; only when they differ
     from the files on disk (or the last reload failed) does it rewrite them and
     send SIGHUP. Reports one line per reload, naming devices, never secrets: the
     devices added and removed since the broker's last reload (or, before this
@@ -126,8 +159,11 @@ class RegistryWatcher:
 
     def __init__(self, database: Database, gateway: PasswordEntry, directory: Path,
                  reload_pid: Path, *, owner: str | None = None,
+                 revoked_grace: timedelta = REVOKED_GRACE,
+                 clock: Callable[[], datetime] = utc_now,
                  report: Callable[[str], None] = print) -> None:
         self.database, self.gateway = database, gateway
+        self.revoked_grace, self.clock = revoked_grace, clock
         self.directory, self.reload_pid, self.owner = directory, reload_pid, owner
         self.report = report
         # files written, SIGHUP not yet delivered (by this watcher or one before it)
@@ -138,7 +174,8 @@ class RegistryWatcher:
     def sync(self) -> bool:
         """Look at the registry once; True when the files changed and the broker
         was reloaded. Database, file and signal errors are raised."""
-        files = render_broker_files(read_registry(self.database), self.gateway)
+        admitted = read_registry(self.database, self.clock(), self.revoked_grace)
+        files = render_broker_files(admitted.credentials, self.gateway)
         passwd, acl = current_files(self.directory)
         if self._loaded is None:
             self._loaded = _users(passwd) - {self.gateway.username}
@@ -151,8 +188,8 @@ class RegistryWatcher:
         (self.directory / RELOAD_OWED).unlink(missing_ok=True)
         for reason in files.skipped:
             self.report(f"left out device {reason}")
-        self.report(f"reloaded the broker (pid {pid}): gateway and {len(files.devices)} "
-                    f"active devices{_changes(self._loaded, files.devices)}")
+        self.report(f"reloaded the broker (pid {pid}): gateway and "
+                    f"{admitted.describe(files.devices)}{_changes(self._loaded, files.devices)}")
         self._loaded = set(files.devices)
         return True
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pwd
 import signal
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import click
@@ -16,6 +16,8 @@ from app.db import Database, require_existing_database
 from . import broker_config, broker_sync
 
 TEMPLATE = PROJECT_ROOT / "deploy" / "mosquitto" / "mosquitto.conf.in"
+REVOKED_GRACE_S = int(broker_sync.REVOKED_GRACE.total_seconds())
+MAX_REVOKED_GRACE_S = 366 * 24 * 3600
 
 
 @click.group("mqtt")
@@ -36,13 +38,18 @@ def mqtt_group() -> None:
               help="Keep running: read the registry every SECONDS and, only when the files "
                    "would change, rewrite them and reload the broker (needs --reload-pid). "
                    "SIGTERM or SIGINT stops it.")
+@click.option("--revoked-grace", "grace_s", default=REVOKED_GRACE_S, show_default=True,
+              metavar="SECONDS", type=click.IntRange(0, MAX_REVOKED_GRACE_S),
+              help="Keep admitting a device for SECONDS after its revocation, so that its "
+                   "next events reach the gateway and are answered 'revoked' (and the "
+                   "device stops); 0 puts it off the broker at once.")
 def mqtt_sync(directory: Path, reload_pid: Path | None, owner: str | None,
-              interval: float | None) -> None:
+              interval: float | None, grace_s: int) -> None:
     """Write the broker's password file (the gateway, TZ_MQTT_USERNAME/TZ_MQTT_PASSWORD,
-    and every active device; revoked devices are left out) and ACL file, atomically,
-    mode 0600; then reload the broker if --reload-pid is given. With --watch, keep
-    them in step with the registry until stopped. A SQLite database that does not
-    exist yet is refused, not created."""
+    every active device, and each revoked one until its --revoked-grace has passed)
+    and ACL file, atomically, mode 0600; then reload the broker if --reload-pid is
+    given. With --watch, keep them in step with the registry until stopped. A
+    SQLite database that does not exist yet is refused, not created."""
     config = Config.from_env()
     if not config.mqtt_username or not config.mqtt_password:
         raise click.ClickException("TZ_MQTT_USERNAME and TZ_MQTT_PASSWORD (the gateway's "
@@ -61,29 +68,32 @@ def mqtt_sync(directory: Path, reload_pid: Path | None, owner: str | None,
                                "would keep the old files")
     gateway = broker_config.gateway_entry(config.mqtt_username, config.mqtt_password,
                                           broker_sync.current_files(directory)[0])
+    grace = timedelta(seconds=grace_s)
     require_existing_database(config.database_url)
     database = Database(config.database_url)  # only the registry: no ledger key needed
     try:
         if interval is None:
-            _sync_once(database, gateway, directory, reload_pid, owner)
+            admitted = broker_sync.read_registry(database, config.clock(), grace)
+            _sync_once(admitted, gateway, directory, reload_pid, owner)
         else:
             _watch(broker_sync.RegistryWatcher(database, gateway, directory, reload_pid,
-                                               owner=owner, report=_report), interval)
+                                               owner=owner, revoked_grace=grace,
+                                               clock=config.clock, report=_report), interval)
     finally:
         database.dispose()
 
 
-def _sync_once(database: Database, gateway: broker_config.PasswordEntry, directory: Path,
-               reload_pid: Path | None, owner: str | None) -> None:
-    files = broker_config.render_broker_files(broker_sync.read_registry(database), gateway)
+def _sync_once(admitted: broker_sync.Admitted, gateway: broker_config.PasswordEntry,
+               directory: Path, reload_pid: Path | None, owner: str | None) -> None:
+    files = broker_config.render_broker_files(admitted.credentials, gateway)
     try:
         broker_sync.write_broker_files(directory, files, owner)
     except broker_sync.BrokerSyncError as error:
         raise click.ClickException(str(error)) from error
     for reason in files.skipped:
         click.echo(f"left out device {reason}", err=True)
-    click.echo(f"wrote {directory / broker_sync.PASSWD} (gateway and {len(files.devices)} "
-               f"active devices) and {directory / broker_sync.ACL}")
+    click.echo(f"wrote {directory / broker_sync.PASSWD} (gateway and "
+               f"{admitted.describe(files.devices)}) and {directory / broker_sync.ACL}")
     if reload_pid is not None:
         try:
             pid = broker_sync.reload_broker(reload_pid)

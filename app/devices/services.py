@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -177,11 +177,15 @@ def quarantine(session: Session, principal: Principal, device: str | None, reaso
     return _page(session, query.order_by(QuarantinedEvent.id.desc()), limit, lambda row: row.id)
 
 
-def active_mqtt_credentials(session: Session) -> list[tuple[str, str | None]]:
-    """(device id, stored MQTT hash) of every active device, by id, for the broker."""
-    rows = session.execute(select(Device.id, Device.mqtt_password_hash)
-                           .where(Device.status == DeviceStatus.ACTIVE).order_by(Device.id))
-    return [(row.id, row.mqtt_password_hash) for row in rows]
+def admitted_mqtt_credentials(session: Session, revoked_after: datetime
+                              ) -> list[tuple[str, str | None, bool]]:
+    """(device id, stored MQTT hash, revoked) of every device the broker admits,
+    by id: the active ones, and those revoked after ``revoked_after``."""
+    rows = session.execute(
+        select(Device.id, Device.mqtt_password_hash, Device.status)
+        .where(or_(Device.status == DeviceStatus.ACTIVE, Device.revoked_at > revoked_after))
+        .order_by(Device.id))
+    return [(row.id, row.mqtt_password_hash, row.status != DeviceStatus.ACTIVE) for row in rows]
 
 
 def not_found(device_id: str) -> NotFound:

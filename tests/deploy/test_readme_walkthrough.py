@@ -110,7 +110,10 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path):
     assert re.search(r'"status": ?"Forbidden"', output) and "revoked" in output, output
     # The operator's check of the whole log finds nothing wrong.
     assert re.search(r"\b0 problems\b", output), output
-    # The registry watcher put the revoked device out of the broker.
-    assert "removed zone-seal-2" in output, output
+    # The revoked device heard why from the gateway and stopped; its refused
+    # event is in the quarantine with that reason.
+    assert "device zone-seal-2: revoked (the gateway's answer), stopped" in output, output
+    assert re.search(r'"topic_device_id": ?"zone-seal-2"', output), output
+    assert re.search(r'"reason": ?"revoked"', output), output
     # The monitor saw a checkpoint and saved it.
     assert (work / "monitor.json").exists()

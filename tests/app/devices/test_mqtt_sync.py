@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -50,18 +51,47 @@ def _write_pid_file(path, pid: int):
 
 
 def test_sync_writes_private_files_without_secrets_or_revoked_devices(client, cast, register,
-                                                                      sync):
+                                                                      clock, sync):
     devices = [register("dev-a"), register("dev-b", alg="EdDSA"), register("dev-c")]
-    client.post("/api/v1/devices/dev-c/revoke", headers=cast.customs.headers)
-    result = sync()
-    assert "gateway and 2 active devices" in result.output
+    clock.now = datetime.now(timezone.utc)  # the command reads the real time
+    assert client.post("/api/v1/devices/dev-c/revoke",
+                       headers=cast.customs.headers).status_code == 200
+    result = sync()  # within its grace (an hour): still admitted, to hear "revoked"
+    assert "gateway and 2 active devices and 1 revoked within their grace" in result.output
+    assert _users(sync.dir) == [GATEWAY, "dev-a", "dev-b", "dev-c"]
+    result = sync("--revoked-grace", "0")
+    assert "gateway and 2 active devices)" in result.output
     for name in ("passwd", "acl"):
         assert stat.S_IMODE((sync.dir / name).stat().st_mode) == 0o600
     passwd = (sync.dir / "passwd").read_text()
-    assert [line.split(":")[0] for line in passwd.splitlines()] == [GATEWAY, "dev-a", "dev-b"]
+    assert _users(sync.dir) == [GATEWAY, "dev-a", "dev-b"]
     for secret in [GATEWAY_PASSWORD] + [d.mqtt_password for d in devices]:
         assert secret not in passwd and secret not in result.output
     assert not [p for p in sync.dir.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_a_revoked_device_is_left_out_once_its_grace_has_passed(client, cast, register,
+                                                                 clock, sync):
+    register("dev-a"), register("dev-b")
+    revoked_at = datetime.now(timezone.utc) - timedelta(seconds=120)
+    clock.now = revoked_at
+    assert client.post("/api/v1/devices/dev-b/revoke",
+                       headers=cast.customs.headers).status_code == 200
+    sync("--revoked-grace", "300")
+    assert _users(sync.dir) == [GATEWAY, "dev-a", "dev-b"]
+    sync("--revoked-grace", "60")
+    assert _users(sync.dir) == [GATEWAY, "dev-a"]
+
+
+@pytest.mark.parametrize("grace", ["-1", "1.5", "nan", str(366 * 24 * 3600 + 1)])
+def test_a_bad_grace_is_refused_before_anything_is_written(sync, grace):
+    result = sync("--revoked-grace", grace, expect=2)
+    assert "--revoked-grace" in result.output and "Traceback" not in result.output
+    assert not sync.dir.exists()
+
+
+def _users(directory: Path) -> list[str]:
+    return [line.split(":")[0] for line in (directory / "passwd").read_text().splitlines()]
 
 
 def test_sync_needs_the_gateways_credentials(sync):
@@ -107,7 +137,7 @@ def test_a_directory_that_cannot_be_written_is_one_line(sync, tmp_path):
 
 
 def test_devices_stay_on_their_own_topics_and_revoked_ones_are_put_out(
-        client, cast, register, sync, tmp_path):
+        client, cast, clock, register, sync, tmp_path):
     a, b = register("dev-a"), register("dev-b", alg="EdDSA")
     sync()
     with MosquittoBroker(allow_anonymous=False, password_file=sync.dir / "passwd",
@@ -148,10 +178,20 @@ def test_devices_stay_on_their_own_topics_and_revoked_ones_are_put_out(
             assert connect(None, None)[1].value == NOT_AUTHORIZED
             assert connect("dev-a", b.mqtt_password)[1].value == NOT_AUTHORIZED
 
+            clock.now = datetime.now(timezone.utc)  # the command reads the real time
             revoked = client.post("/api/v1/devices/dev-b/revoke", headers=cast.customs.headers)
             assert revoked.status_code == 200
             pid_file = _write_pid_file(tmp_path / "mosquitto.pid", broker.pid)
+            # Within its grace the revoked device may still publish (and so hear
+            # "revoked" from the gateway) ...
             result = sync("--reload-pid", str(pid_file))
+            assert f"SIGHUP to the broker (pid {broker.pid})" in result.output
+            assert "1 revoked within their grace" in result.output
+            assert dev_b.publish("tz/devices/dev-b/events", b"after revocation").value == 0
+            assert gateway.received().payload == b"after revocation"
+            assert dev_b.disconnects.empty()
+            # ... and once it has passed (here at once), the broker puts it out.
+            result = sync("--reload-pid", str(pid_file), "--revoked-grace", "0")
             assert f"SIGHUP to the broker (pid {broker.pid})" in result.output
             assert dev_b.disconnects.get(timeout=10)  # put out at once
             assert connect("dev-b", b.mqtt_password)[1].value == NOT_AUTHORIZED

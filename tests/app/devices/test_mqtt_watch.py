@@ -15,6 +15,7 @@ import stat
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -59,7 +60,8 @@ def broker(auth_dir, tmp_path):
 @pytest.fixture
 def watcher(database_url, auth_dir, broker, tmp_path):
     """``tradezone mqtt sync --watch`` as a process of its own, its output in a file;
-    stopped by the test (or at teardown)."""
+    stopped by the test (or at teardown). It puts a revoked device out at once
+    (``--revoked-grace 0``; the grace has a test of its own)."""
     process = WatcherProcess(_env(database_url, tmp_path), auth_dir, broker.pid_file,
                              tmp_path / "watcher.log")
     yield process
@@ -89,7 +91,7 @@ class WatcherProcess:
         with open(log, "wb") as output:
             self.process = subprocess.Popen(
                 [str(TRADEZONE), "mqtt", "sync", "--dir", str(auth_dir), "--reload-pid",
-                 str(pid_file), "--watch", str(INTERVAL)],
+                 str(pid_file), "--watch", str(INTERVAL), "--revoked-grace", "0"],
                 env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT)
         self.wait_for_line("watching the registry")
 
@@ -257,7 +259,7 @@ def test_after_a_failed_reload_the_next_one_names_every_change_the_broker_had_no
     try:
         watcher = RegistryWatcher(database, broker_config.gateway_entry(
             GATEWAY, GATEWAY_PASSWORD, current_files(auth_dir)[0]), auth_dir, broker.pid_file,
-            report=reports.append)
+            revoked_grace=timedelta(0), report=reports.append)
         assert watcher.sync() is True
         _wait_until(lambda: _broker_reloads(broker) == 1, "the broker's reload")
         watcher.reload_pid = auth_dir.parent / "no-such.pid"  # e.g. the broker restarting
@@ -273,6 +275,41 @@ def test_after_a_failed_reload_the_next_one_names_every_change_the_broker_had_no
     reloads = [line for line in reports if line.startswith("reloaded")]
     reloaded = f"reloaded the broker (pid {broker.pid}): gateway and 2 active devices"
     assert reloads == [f"{reloaded}; added dev-a, dev-b", f"{reloaded}; added dev-c; removed dev-a"]
+    _wait_until(lambda: _broker_reloads(broker) == 2, "the broker's reloads")
+
+
+def test_a_revoked_device_stays_admitted_for_its_grace_then_is_put_out(
+        client, cast, clock, register, database_url, auth_dir, broker, probes):
+    """Within the grace the revoked device's events still reach the gateway
+    (which answers them "revoked"); the first look after it puts the device out."""
+    device = register("dev-r")
+    reports: list[str] = []
+    database = Database(database_url)
+    try:
+        watcher = RegistryWatcher(database, broker_config.gateway_entry(
+            GATEWAY, GATEWAY_PASSWORD, current_files(auth_dir)[0]), auth_dir, broker.pid_file,
+            revoked_grace=timedelta(minutes=10), clock=clock, report=reports.append)
+        assert watcher.sync() is True
+        gateway = probes(broker, GATEWAY, GATEWAY_PASSWORD, client_id="gw")[0]
+        gateway.subscribe("tz/devices/+/events")
+        probe = _connect_within_deadline(probes, broker, "dev-r", device.mqtt_password)
+        assert client.post("/api/v1/devices/dev-r/revoke",
+                           headers=cast.customs.headers).status_code == 200
+
+        clock.advance(minutes=9, seconds=59)
+        assert watcher.sync() is False  # the same files: nothing to reload
+        assert probe.publish("tz/devices/dev-r/events", b"revoked, not yet put out").value == 0
+        assert gateway.received().payload == b"revoked, not yet put out"
+
+        clock.advance(seconds=1)
+        assert watcher.sync() is True
+        assert probe.disconnects.get(timeout=DEADLINE).value == 128  # "Unspecified error"
+        assert probes(broker, "dev-r", device.mqtt_password)[1].value == NOT_AUTHORIZED
+    finally:
+        database.dispose()
+    reloaded = f"reloaded the broker (pid {broker.pid}): gateway and"
+    assert reports == [f"{reloaded} 1 active devices; added dev-r",
+                       f"{reloaded} 0 active devices; removed dev-r"]
     _wait_until(lambda: _broker_reloads(broker) == 2, "the broker's reloads")
 
 
