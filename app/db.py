@@ -2,8 +2,8 @@
 
 Writers use :meth:`Database.write`: on SQLite it begins ``IMMEDIATE`` so the
 transaction holds the database's write lock from its first statement (the
-ledger's head row cannot be read stale); on PostgreSQL the ledger locks its
-head row with ``SELECT ... FOR UPDATE``. Readers use :meth:`Database.read`.
+ledger's head row cannot be read stale); on PostgreSQL the ledger's append
+holds its head row from the ``UPDATE`` that moves it. Readers use :meth:`Database.read`.
 
 SQLite writers first queue on a lock file next to the database (``flock``):
 SQLite's own busy handler makes a waiting writer sleep and poll (1, 2, 5 ...

@@ -10,7 +10,6 @@ from .checkpoint import Checkpoint, open_checkpoint
 from .entry import decode_entry, encode_entry, utc_timestamp
 from .errors import (
     CheckpointFormatError,
-    ConcurrentAppendError,
     ConsistencyProofError,
     EntryFormatError,
     InclusionProofError,
@@ -32,7 +31,7 @@ from . import keys, prove
 
 __all__ = [
     "Checkpoint", "open_checkpoint", "decode_entry", "encode_entry", "utc_timestamp",
-    "CheckpointFormatError", "ConcurrentAppendError", "ConsistencyProofError",
+    "CheckpointFormatError", "ConsistencyProofError",
     "EntryFormatError", "InclusionProofError", "IntegrityError", "KeyFileError", "LedgerError",
     "NoteFormatError", "ProofError", "SignatureError", "TreeSizeError", "VerificationError",
     "EMPTY_ROOT", "HASH_SIZE", "leaf_hash", "node_hash", "root_hash",

@@ -70,9 +70,5 @@ class IntegrityError(VerificationError):
         self.index = index
 
 
-class ConcurrentAppendError(LedgerError):
-    """Another writer moved the log's head while this append was in progress."""
-
-
 class KeyFileError(LedgerError):
     """A signing key file is missing, malformed, or readable by others."""

@@ -12,15 +12,21 @@ Tables:
 
 Everything runs on the caller's connection, inside the caller's
 transaction: a business record and its entry commit together or not at all.
-On SQLite the caller's transaction must hold the write lock from its start
-(``BEGIN IMMEDIATE``), which ``SqlLog.append`` checks by updating the head
-with a compare-and-set.
+``SqlLog.append`` advances the head and learns where it stood in one
+statement, which holds the head (PostgreSQL: its row lock; SQLite: the
+database's write lock) until the transaction ends, so no two appends can
+take the same indexes.
+
+On PostgreSQL a round trip to the server costs more than a small insert, and
+appends happen with the head held, so every other writer waits for them:
+``pipelined`` sends the rows of an append, and whatever else the caller
+writes with them, together (psycopg's pipeline mode).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 
 from .checkpoint import Checkpoint
-from .errors import ConcurrentAppendError, IntegrityError
+from .errors import IntegrityError
 from .hashing import HASH_SIZE, Frontier, leaf_hash
 from .treemath import Node, completed_levels, span_nodes, stored_row
 
@@ -99,12 +105,15 @@ def insert_rows(cursor, into: str, mark: str, rows: Sequence[Sequence]) -> None:
     (it caches only smaller ones). For 500 rows, bench/insert_bench.py:
     client CPU 2,506 -> 302 us (3 values a row) and 8,197 -> 1,134 us (9, a
     gateway event's), the server's about the same or more (561 -> 1,016 us,
-    5,540 -> 5,689 us); the two together cost half as much.
+    5,540 -> 5,689 us); the two together cost half as much. Inside a
+    :func:`pipelined` block they go by ``INSERT`` all the same (no ``COPY``
+    in pipeline mode).
     """
     if not rows:
         return
     width = len(rows[0])
-    if mark == "%s" and hasattr(cursor, "copy") and width * len(rows) > _PSYCOPG_CACHED_PARAMETERS:
+    if (mark == "%s" and hasattr(cursor, "copy") and width * len(rows) > _PSYCOPG_CACHED_PARAMETERS
+            and not _in_pipeline(cursor.connection)):
         with cursor.copy(f"COPY {into} FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
@@ -212,7 +221,7 @@ class SqlLog:
         if not self.connection.in_transaction():
             # The driver's cursors below would each commit on their own.
             raise ValueError("append needs the caller's transaction to have begun")
-        size = self._lock_head()
+        size = self._advance_head(len(leaf_data))
         frontier = Frontier(size, self.read_hashes(span_nodes(0, size)))
         leaves, entry_rows, tree_rows = [], [], []
         newest = size + len(leaf_data) - 1
@@ -226,7 +235,6 @@ class SqlLog:
         with self._cursor() as cursor:
             insert_rows(cursor, "ledger_entries (idx, data)", self._mark, entry_rows)
             insert_rows(cursor, "ledger_tree (leaf_index, hashes)", self._mark, tree_rows)
-        self._move_head(size, frontier.size)
         self._size = frontier.size
         return AppendResult(size, frontier.size, frontier.root(), tuple(leaves),
                             tuple(last_leaf_proof))
@@ -309,10 +317,42 @@ class SqlLog:
             raise IntegrityError("ledger_head row is missing; run the migrations")
         return rows[0][0]
 
-    def _move_head(self, old: int, new: int) -> None:
-        with self._cursor() as cursor:
-            cursor.execute(f"UPDATE ledger_head SET size = {self._mark} "
-                           f"WHERE id = 1 AND size = {self._mark}", (new, old))
-            moved = cursor.rowcount
-        if moved != 1:
-            raise ConcurrentAppendError(f"log head moved from {old} during an append")
+    def _advance_head(self, count: int) -> int:
+        """Move the head ``count`` entries on; the size before. One statement
+        that holds the head until the transaction ends (SQLite: BEGIN IMMEDIATE
+        holds it already), so no other append reads the same size meanwhile."""
+        rows = self._fetch(f"UPDATE ledger_head SET size = size + {self._mark} WHERE id = 1 "
+                           "RETURNING size", (count,))
+        if not rows:
+            raise IntegrityError("ledger_head row is missing; run the migrations")
+        return rows[0][0] - count
+
+
+@contextmanager
+def pipelined(connection: Connection) -> Iterator[None]:
+    """Within the block, statements on ``connection``'s psycopg connection go
+    to PostgreSQL without waiting for each answer, and are answered together
+    at the block's end (psycopg's pipeline mode), where the first error among
+    them is raised; a read in the block waits only for what went before it.
+    Meant for the rows an append writes while the head is held. Other
+    drivers (SQLite, in-process) run the block as it is; a block inside
+    another adds nothing.
+
+    ``insert_rows`` sends ``INSERT`` rather than ``COPY`` in the block (libpq
+    has no ``COPY`` in pipeline mode), so keep large batches out of it.
+    """
+    driver = connection.connection.driver_connection
+    if not _can_pipeline(driver) or _in_pipeline(driver):
+        yield
+        return
+    with driver.pipeline():
+        yield
+
+
+def _can_pipeline(driver) -> bool:
+    return hasattr(driver, "pipeline") and hasattr(driver, "pgconn")
+
+
+def _in_pipeline(driver) -> bool:
+    from psycopg import pq  # only reached with a psycopg connection
+    return driver.pgconn.pipeline_status != pq.PipelineStatus.OFF

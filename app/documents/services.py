@@ -20,6 +20,7 @@ from app.identity.models import Organization, Role
 from app.identity.tokens import new_identifier
 from app.notary.service import Notarized, Notary, PendingEntry, make_entry
 from ledger.disclosure import document_digest, new_salts
+from ledger.sqlstore import pipelined
 
 from .access import has_full_access, load_document, not_found
 from .models import (
@@ -184,12 +185,14 @@ def _add_version(session: Session, notary: Notary, principal: Principal, documen
               "version": document.version, "digest": document.digest}
     if previous:
         fields["previous_digest"] = previous
-    notarized = notary.record(session, [PendingEntry(
-        make_entry(entry_type, principal.org_id, now, **fields),
-        refs=document_refs(session, document, parties))])
-    _VERSIONS.execute(session.connection(), [(
-        document.id, document.version, content, salts, document.digest, previous,
-        notarized[0].index, now)])
+    entry = PendingEntry(make_entry(entry_type, principal.org_id, now, **fields),
+                         refs=document_refs(session, document, parties))
+    connection = session.connection()
+    with pipelined(connection):  # the version row goes with the entry's rows (PostgreSQL)
+        notarized = notary.record(session, [entry])
+        _VERSIONS.execute(connection, [(
+            document.id, document.version, content, salts, document.digest, previous,
+            notarized[0].index, now)])
     return notarized
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 import ledger
-from ledger.sqlstore import SqlLog, StoredCheckpoint
+from ledger.sqlstore import SqlLog, StoredCheckpoint, pipelined
 
 from app.bulkinsert import BulkInsert
 
@@ -19,6 +20,10 @@ from .models import EntryMeta, EntryRef
 # Driver-level inserts: at the gateway's rates SQLAlchemy's per-row work showed.
 _REFS = BulkInsert(EntryRef.__table__, ("kind", "ref", "entry_idx"))
 _META = BulkInsert(EntryMeta.__table__, ("entry_idx", "entry_type", "at"))
+# Up to this many entries (an API request's), a record's rows reach PostgreSQL
+# in one round trip (ledger.sqlstore.pipelined); a larger batch (the
+# gateway's) goes by COPY, which pipeline mode cannot carry.
+PIPELINED_ENTRIES = 16
 
 
 @dataclass(frozen=True)
@@ -62,16 +67,18 @@ class Notary:
         connection = session.connection()
         log = SqlLog(connection)
         leaf_data = [ledger.encode_entry(entry.body) for entry in entries]
-        result = log.append(leaf_data)
-        _REFS.execute(connection, [(kind, ref, result.first_index + offset)
-                                   for offset, entry in enumerate(entries)
-                                   for kind, ref in set(entry.refs)])
         # A batch's entries mostly share one time: parse each distinct one once.
         times = {text: datetime.fromisoformat(text) for text in {e.body["at"] for e in entries}}
-        _META.execute(connection, [
-            (result.first_index + offset, entry.body["type"], times[entry.body["at"]])
-            for offset, entry in enumerate(entries)])
-        note = self._sign(log, result.tree_size, result.root_hash)
+        small = len(entries) <= PIPELINED_ENTRIES
+        with pipelined(connection) if small else nullcontext():
+            result = log.append(leaf_data)
+            _REFS.execute(connection, [(kind, ref, result.first_index + offset)
+                                       for offset, entry in enumerate(entries)
+                                       for kind, ref in set(entry.refs)])
+            _META.execute(connection, [
+                (result.first_index + offset, entry.body["type"], times[entry.body["at"]])
+                for offset, entry in enumerate(entries)])
+            note = self._sign(log, result.tree_size, result.root_hash)
         newest = result.tree_size - 1
         return [Notarized(index, data, leaf, result.tree_size, note,
                           result.last_leaf_proof if index == newest else None)

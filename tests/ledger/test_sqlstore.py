@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
+
+import psycopg
 import pytest
 from sqlalchemy import update
 
@@ -129,3 +133,50 @@ def test_the_newest_leaf_comes_with_its_proof(db):
     with db.read() as session:
         log = SqlLog(session.connection())
         assert list(result.last_leaf_proof) == prove.inclusion_proof(log, 6, 7)
+
+
+def test_a_pipelined_block_reads_its_own_writes_and_commits_them(db):
+    """Appends in a pipelined block (one round trip on PostgreSQL) still read the
+    tree edge the block wrote before them; rows that would go by COPY outside a
+    pipeline go by INSERT in it."""
+    datas = [f"entry {i}".encode() for i in range(41)]
+    with db.write() as session:
+        connection = session.connection()
+        with sqlstore.pipelined(connection):
+            with sqlstore.pipelined(connection):  # a block inside another adds nothing
+                assert _pipeline_status(connection) == _expected_status(db, "ON")
+            log = SqlLog(connection)
+            log.append(datas[:1])
+            result = log.append(datas[1:])  # 80 values: past what psycopg sends by COPY
+        assert _pipeline_status(connection) == _expected_status(db, "OFF")
+    memory = ledger.MemoryHashStore()
+    memory.append([ledger.leaf_hash(d) for d in datas])
+    assert (result.first_index, result.tree_size) == (1, 41)
+    assert result.root_hash == prove.tree_root(memory, 41)
+    with db.read() as session:
+        assert SqlLog(session.connection()).read_entries(0, 50) == list(enumerate(datas))
+
+
+def test_an_error_in_a_pipelined_block_is_raised_by_its_end_and_nothing_commits(db):
+    _append(db, [b"kept"])
+    with pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError)):
+        with db.write() as session:
+            connection = session.connection()
+            with sqlstore.pipelined(connection):
+                SqlLog(connection).append([b"lost"])
+                with closing(connection.connection.cursor()) as cursor:  # index 0 is taken
+                    sqlstore.insert_rows(cursor, "ledger_entries (idx, data)",
+                                         sqlstore.placeholder(connection.dialect), [(0, b"x")])
+    with db.read() as session:
+        log = SqlLog(session.connection())
+        assert (log.size, log.read_entries(0, 10)) == (1, [(0, b"kept")])
+    assert _append(db, [b"next"]).first_index == 1
+
+
+def _pipeline_status(connection) -> str | None:
+    pgconn = getattr(connection.connection.driver_connection, "pgconn", None)
+    return psycopg.pq.PipelineStatus(pgconn.pipeline_status).name if pgconn is not None else None
+
+
+def _expected_status(db: Database, on_postgresql: str) -> str | None:
+    return on_postgresql if db.dialect == "postgresql" else None
