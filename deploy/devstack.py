@@ -4,8 +4,8 @@ Starts, in order: the database (migrations, the sample trade), the API
 (gunicorn), Eclipse Mosquitto with a configuration and password/ACL files
 generated from the device registry, a watcher that keeps those files in step
 with the registry (``tradezone mqtt sync --watch``: a device registered over
-the API is let in within seconds, a revoked one put out once its grace has
-passed, an hour later), the MQTT gateway,
+the API is let in within seconds, a revoked one put out once the gateway has
+answered it ``revoked``), the MQTT gateway,
 and a simulator publishing signed events from the sample's three customs
 devices. Prints what to open, then waits; Ctrl-C (or SIGTERM) stops everything
 it started, in reverse order. Everything lives under ``var/`` (or ``TZ_VAR_DIR``).

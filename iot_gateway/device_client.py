@@ -16,7 +16,7 @@ Those are the transient failures. Two answers are final, and a device that
 gets one stops (no reconnect, no re-send), keeping its unanswered events: the
 gateway rejecting an event as ``revoked``, and the broker refusing its
 credentials (CONNACK 0x86 or 0x87, what Mosquitto answers once ``tradezone
-mqtt sync --watch`` has removed a device revoked longer ago than its grace). A device not yet admitted since
+mqtt sync --watch`` has removed a revoked device). A device not yet admitted since
 :meth:`DeviceClient.start` is given ``admit_within`` seconds first: one
 registered a moment ago is let in at the registry watcher's next look.
 """

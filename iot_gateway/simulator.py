@@ -9,8 +9,8 @@ reuses one (a killed run does lose the events it had not had answered yet;
 a real device keeps its outbox in flash).
 
 A device whose event the gateway rejects as ``revoked``, or that the broker
-refuses (revoked longer ago than its grace: ``tradezone mqtt sync --watch``
-has taken it out of the password file), is stopped for the rest of the run, as a real one must stop
+refuses (revoked, and ``tradezone mqtt sync --watch`` has taken it out of
+the password file since), is stopped for the rest of the run, as a real one must stop
 (``device_client``); the others go on, and the summary names it.
 """
 

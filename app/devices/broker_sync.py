@@ -14,12 +14,13 @@ publishes are neither refused with PUBACK 0x87 nor silently dropped: there is
 no connection left to carry them, and every reconnect is refused with CONNACK
 0x87 "Not authorized". Clients still in the file (the gateway) stay connected.
 
-That is why a revoked device stays in the files for a grace period
-(:data:`REVOKED_GRACE`, ``--revoked-grace``): meanwhile its events reach the
-gateway, which answers each ``revoked`` (contract section 6: "the device's
-next event is rejected with reason revoked") and notarizes none; a device
-that hears it stops. Once the grace has passed, the next look leaves the
-device out and the broker puts it off.
+That is why a revoked device stays in the files until the gateway has
+answered it (:func:`read_registry`), for a grace period at most
+(:data:`REVOKED_GRACE`, ``--revoked-grace``): its next event reaches the
+gateway, which answers ``revoked`` (contract section 6: "the device's next
+event is rejected with reason revoked") and notarizes nothing of it; a
+device that hears it stops. The first look :data:`TOLD_SETTLE` after that
+answer, or after the grace, leaves the device out and the broker puts it off.
 """
 
 from __future__ import annotations
@@ -49,8 +50,10 @@ PASSWD, ACL = "passwd", "acl"
 RELOAD_OWED = ".reload-owed"
 BROKER_PROCESS = "mosquitto"  # the broker's command name, as /proc/<pid>/comm shows it
 _NAMES_SHOWN = 5  # device ids named per reload line; the rest are counted
-# How long the broker still admits a device after its revocation (read_registry).
+# How long the broker may still admit a device after its revocation, and how
+# long after the gateway first answered it "revoked" (read_registry).
 REVOKED_GRACE = timedelta(hours=1)
+TOLD_SETTLE = timedelta(seconds=10)
 
 
 class BrokerSyncError(Exception):
@@ -75,11 +78,16 @@ class Admitted:
 
 def read_registry(database: Database, now: datetime, revoked_grace: timedelta) -> Admitted:
     """The active devices, and those revoked less than ``revoked_grace`` before
-    ``now``: the broker still admits a revoked device for a while, so that its
-    next events reach the gateway and are answered ``revoked`` (contract
-    section 6) and it stops, rather than losing its connection unanswered."""
+    ``now`` that the gateway has not answered ``revoked`` yet (or did less than
+    :data:`TOLD_SETTLE` ago: the answer goes out after the commit that
+    quarantines the event, and must reach the device before the broker puts
+    it off). So a revoked device's next event reaches the gateway and is
+    answered ``revoked`` (contract section 6), rather than the device losing
+    its connection unanswered; and one that goes on sending all the same (a
+    stolen one) is put off seconds after that first answer."""
     with database.read() as session:
-        rows = services.admitted_mqtt_credentials(session, now - revoked_grace)
+        rows = services.admitted_mqtt_credentials(session, now - revoked_grace,
+                                                  now - TOLD_SETTLE)
     return Admitted([(device_id, stored) for device_id, stored, _ in rows],
                     frozenset(device_id for device_id, _, revoked in rows if revoked))
 

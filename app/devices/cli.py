@@ -40,13 +40,14 @@ def mqtt_group() -> None:
                    "SIGTERM or SIGINT stops it.")
 @click.option("--revoked-grace", "grace_s", default=REVOKED_GRACE_S, show_default=True,
               metavar="SECONDS", type=click.IntRange(0, MAX_REVOKED_GRACE_S),
-              help="Keep admitting a device for SECONDS after its revocation, so that its "
-                   "next events reach the gateway and are answered 'revoked' (and the "
-                   "device stops); 0 puts it off the broker at once.")
+              help="Keep admitting a revoked device until the gateway has answered it "
+                   "'revoked' (and 10 s more, for the answer to reach it), for SECONDS after "
+                   "its revocation at most; 0 puts it off the broker at once.")
 def mqtt_sync(directory: Path, reload_pid: Path | None, owner: str | None,
               interval: float | None, grace_s: int) -> None:
     """Write the broker's password file (the gateway, TZ_MQTT_USERNAME/TZ_MQTT_PASSWORD,
-    every active device, and each revoked one until its --revoked-grace has passed)
+    every active device, and each revoked one until the gateway has told it so
+    or its --revoked-grace has passed)
     and ACL file, atomically, mode 0600; then reload the broker if --reload-pid is
     given. With --watch, keep them in step with the registry until stopped. A
     SQLite database that does not exist yet is refused, not created."""

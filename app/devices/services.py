@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,7 @@ from app.errors import Conflict, NotFound, ValidationFailed
 from app.identity.auth import Principal
 from app.identity.models import Organization, Role
 from app.notary.service import Notarized, Notary, PendingEntry, make_entry
+from iot_gateway.messages import REVOKED as REVOKED_REASON
 from ledger.publickeys import KeyFormatError, load_public_key
 
 from . import broker_config
@@ -177,13 +178,20 @@ def quarantine(session: Session, principal: Principal, device: str | None, reaso
     return _page(session, query.order_by(QuarantinedEvent.id.desc()), limit, lambda row: row.id)
 
 
-def admitted_mqtt_credentials(session: Session, revoked_after: datetime
+def admitted_mqtt_credentials(session: Session, revoked_after: datetime, told_before: datetime
                               ) -> list[tuple[str, str | None, bool]]:
     """(device id, stored MQTT hash, revoked) of every device the broker admits,
-    by id: the active ones, and those revoked after ``revoked_after``."""
+    by id: the active ones, and those revoked after ``revoked_after`` that the
+    gateway has not yet answered ``revoked`` before ``told_before``."""
+    told = (select(QuarantinedEvent.id)
+            .where(QuarantinedEvent.topic_device_id == Device.id,
+                   QuarantinedEvent.reason == REVOKED_REASON,
+                   QuarantinedEvent.received_at <= told_before)
+            .exists())
     rows = session.execute(
         select(Device.id, Device.mqtt_password_hash, Device.status)
-        .where(or_(Device.status == DeviceStatus.ACTIVE, Device.revoked_at > revoked_after))
+        .where(or_(Device.status == DeviceStatus.ACTIVE,
+                   and_(Device.revoked_at > revoked_after, ~told)))
         .order_by(Device.id))
     return [(row.id, row.mqtt_password_hash, row.status != DeviceStatus.ACTIVE) for row in rows]
 

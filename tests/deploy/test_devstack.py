@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 from unittest.mock import ANY
 
-from tests.app.devices.probe import Probe
+from tests.app.devices.probe import NOT_AUTHORIZED, Probe
 from tests.services.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,7 +74,8 @@ def _register_publish_and_revoke(api: str, token: str, mqtt_port: int) -> None:
     """A device registered on the running platform that follows only the contract
     (joserfc for its JWS, a plain paho client) is let into the broker within
     seconds and gets ``notarized``; once revoked, its next event is answered
-    ``revoked`` (contract section 6): the broker still admits it, for its grace."""
+    ``revoked`` (contract section 6), and seconds after that answer the broker
+    puts it off and refuses it from then on."""
     from joserfc import jws
     from joserfc.jwk import ECKey
 
@@ -98,7 +99,9 @@ def _register_publish_and_revoke(api: str, token: str, mqtt_port: int) -> None:
         _post(f"{api}/api/v1/devices/{device_id}/revoke", token, None)
         time.sleep(3)  # the watcher has looked since (every 2 s), and left the device in
         assert send(2) == {"seq": 2, "status": "rejected", "reason": "revoked"}
-        assert device.disconnects.empty()
+        device.disconnects.get(timeout=30)  # told: the watcher put it off the broker
+        refused = Probe("127.0.0.1", mqtt_port, device_id, password, client_id=device_id)
+        assert refused.connect().value == NOT_AUTHORIZED
     finally:
         device.close()
 

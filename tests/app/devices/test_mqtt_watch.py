@@ -25,6 +25,7 @@ from sqlalchemy import text
 from app.cli import main
 from app.db import Database
 from app.devices import broker_config
+from app.devices.models import QuarantinedEvent
 from app.devices.broker_sync import RELOAD_OWED, RegistryWatcher, current_files
 from tests.services.mosquitto import MosquittoBroker
 
@@ -278,11 +279,13 @@ def test_after_a_failed_reload_the_next_one_names_every_change_the_broker_had_no
     _wait_until(lambda: _broker_reloads(broker) == 2, "the broker's reloads")
 
 
-def test_a_revoked_device_stays_admitted_for_its_grace_then_is_put_out(
-        client, cast, clock, register, database_url, auth_dir, broker, probes):
-    """Within the grace the revoked device's events still reach the gateway
-    (which answers them "revoked"); the first look after it puts the device out."""
-    device = register("dev-r")
+def test_a_revoked_device_stays_admitted_until_told_or_its_grace_has_passed(
+        client, cast, clock, platform, register, database_url, auth_dir, broker, probes):
+    """A revoked device's events still reach the gateway, which answers them
+    "revoked"; the broker puts it off 10 s after that first answer (a stolen
+    device that goes on sending), or once its grace has passed (one that
+    never sent again)."""
+    told, quiet = register("dev-told"), register("dev-quiet")
     reports: list[str] = []
     database = Database(database_url)
     try:
@@ -292,25 +295,44 @@ def test_a_revoked_device_stays_admitted_for_its_grace_then_is_put_out(
         assert watcher.sync() is True
         gateway = probes(broker, GATEWAY, GATEWAY_PASSWORD, client_id="gw")[0]
         gateway.subscribe("tz/devices/+/events")
-        probe = _connect_within_deadline(probes, broker, "dev-r", device.mqtt_password)
-        assert client.post("/api/v1/devices/dev-r/revoke",
-                           headers=cast.customs.headers).status_code == 200
+        probe = _connect_within_deadline(probes, broker, "dev-told", told.mqtt_password)
+        for device_id in ("dev-told", "dev-quiet"):
+            assert client.post(f"/api/v1/devices/{device_id}/revoke",
+                               headers=cast.customs.headers).status_code == 200
 
-        clock.advance(minutes=9, seconds=59)
+        clock.advance(minutes=1)
         assert watcher.sync() is False  # the same files: nothing to reload
-        assert probe.publish("tz/devices/dev-r/events", b"revoked, not yet put out").value == 0
+        assert probe.publish("tz/devices/dev-told/events", b"revoked, not yet put out").value == 0
         assert gateway.received().payload == b"revoked, not yet put out"
+        _quarantine_as_revoked(platform, "dev-told", clock())  # what the gateway does with it
 
+        clock.advance(seconds=9)
+        assert watcher.sync() is False  # the answer is on its way to the device
         clock.advance(seconds=1)
         assert watcher.sync() is True
         assert probe.disconnects.get(timeout=DEADLINE).value == 128  # "Unspecified error"
-        assert probes(broker, "dev-r", device.mqtt_password)[1].value == NOT_AUTHORIZED
+        assert probes(broker, "dev-told", told.mqtt_password)[1].value == NOT_AUTHORIZED
+
+        clock.advance(minutes=8, seconds=49)  # 9:59 after the revocation
+        assert watcher.sync() is False
+        clock.advance(seconds=1)
+        assert watcher.sync() is True
+        assert probes(broker, "dev-quiet", quiet.mqtt_password)[1].value == NOT_AUTHORIZED
     finally:
         database.dispose()
     reloaded = f"reloaded the broker (pid {broker.pid}): gateway and"
-    assert reports == [f"{reloaded} 1 active devices; added dev-r",
-                       f"{reloaded} 0 active devices; removed dev-r"]
-    _wait_until(lambda: _broker_reloads(broker) == 2, "the broker's reloads")
+    assert reports == [f"{reloaded} 2 active devices; added dev-quiet, dev-told",
+                       f"{reloaded} 0 active devices and 1 revoked within their grace; "
+                       "removed dev-told",
+                       f"{reloaded} 0 active devices; removed dev-quiet"]
+    _wait_until(lambda: _broker_reloads(broker) == 3, "the broker's reloads")
+
+
+def _quarantine_as_revoked(platform, device_id: str, at) -> None:
+    with platform.db.write() as session:
+        session.add(QuarantinedEvent(
+            topic_device_id=device_id, reason="revoked", detail="the device is revoked",
+            seq=None, raw=b"", raw_size=0, raw_sha256=bytes(32), received_at=at))
 
 
 def test_watch_needs_a_broker_to_reload(database_url, tmp_path):
