@@ -180,3 +180,18 @@ def _pipeline_status(connection) -> str | None:
 
 def _expected_status(db: Database, on_postgresql: str) -> str | None:
     return on_postgresql if db.dialect == "postgresql" else None
+
+
+def test_a_failure_of_the_callers_code_in_a_pipelined_block_rolls_back_cleanly(db):
+    """The connection leaves pipeline mode, rolls back, and serves the next
+    transaction (the same pooled connection: the test uses one at a time)."""
+    _append(db, [b"kept"])
+    with pytest.raises(RuntimeError):
+        with db.write() as session:
+            connection = session.connection()
+            with sqlstore.pipelined(connection):
+                SqlLog(connection).append([b"lost"])
+                raise RuntimeError("the business write failed")
+    assert _append(db, [b"next"]).first_index == 1
+    with db.read() as session:
+        assert SqlLog(session.connection()).read_entries(0, 10) == [(0, b"kept"), (1, b"next")]
