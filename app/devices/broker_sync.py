@@ -156,14 +156,13 @@ def reload_broker(pid_file: Path) -> int:
 class RegistryWatcher:
     """Keeps the broker's files in step with the registry. Each :meth:`sync`
     reads the devices to admit (:func:`read_registry`, as of ``clock()``) and
-    renders both files; only when they differ
-    from the files on disk (or the last reload failed) does it rewrite them and
-    send SIGHUP. Reports one line per reload, naming devices, never secrets: the
-    devices added and removed since the broker's last reload (or, before this
-    watcher's first, since the files it found, those the broker was started with),
-    so a change a failed reload left untold is named when a reload succeeds.
-    A reload owed when a watcher stopped is made by the next one
-    (:data:`RELOAD_OWED`)."""
+    renders both files; only when they differ from the files on disk (or the
+    last reload failed) does it rewrite them and send SIGHUP. Reports one line
+    per reload, naming devices, never secrets: the devices added and removed
+    since the broker's last reload (or, before this watcher's first, since the
+    files it found, those the broker was started with), so a change a failed
+    reload left untold is named when a reload succeeds. A reload owed when a
+    watcher stopped is made by the next one (:data:`RELOAD_OWED`)."""
 
     def __init__(self, database: Database, gateway: PasswordEntry, directory: Path,
                  reload_pid: Path, *, owner: str | None = None,

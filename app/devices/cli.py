@@ -17,6 +17,7 @@ from . import broker_config, broker_sync
 
 TEMPLATE = PROJECT_ROOT / "deploy" / "mosquitto" / "mosquitto.conf.in"
 REVOKED_GRACE_S = int(broker_sync.REVOKED_GRACE.total_seconds())
+TOLD_SETTLE_S = int(broker_sync.TOLD_SETTLE.total_seconds())
 MAX_REVOKED_GRACE_S = 366 * 24 * 3600
 
 
@@ -41,16 +42,16 @@ def mqtt_group() -> None:
 @click.option("--revoked-grace", "grace_s", default=REVOKED_GRACE_S, show_default=True,
               metavar="SECONDS", type=click.IntRange(0, MAX_REVOKED_GRACE_S),
               help="Keep admitting a revoked device until the gateway has answered it "
-                   "'revoked' (and 10 s more, for the answer to reach it), for SECONDS after "
-                   "its revocation at most; 0 puts it off the broker at once.")
+                   f"'revoked' (and {TOLD_SETTLE_S} s more, for the answer to reach it), for "
+                   "SECONDS after its revocation at most; 0 puts it off the broker at once.")
 def mqtt_sync(directory: Path, reload_pid: Path | None, owner: str | None,
               interval: float | None, grace_s: int) -> None:
     """Write the broker's password file (the gateway, TZ_MQTT_USERNAME/TZ_MQTT_PASSWORD,
-    every active device, and each revoked one until the gateway has told it so
-    or its --revoked-grace has passed)
-    and ACL file, atomically, mode 0600; then reload the broker if --reload-pid is
-    given. With --watch, keep them in step with the registry until stopped. A
-    SQLite database that does not exist yet is refused, not created."""
+    every active device, and each revoked one until the gateway has told it so or
+    its --revoked-grace has passed) and ACL file, atomically, mode 0600; then
+    reload the broker if --reload-pid is given. With --watch, keep them in step
+    with the registry until stopped. A SQLite database that does not exist yet
+    is refused, not created."""
     config = Config.from_env()
     if not config.mqtt_username or not config.mqtt_password:
         raise click.ClickException("TZ_MQTT_USERNAME and TZ_MQTT_PASSWORD (the gateway's "
