@@ -197,3 +197,42 @@ def test_serve_refuses_an_impossible_port_or_worker_count(env, tmp_path, args):
     assert result.returncode == 2, result.stderr  # click's usage error
     assert "Traceback" not in result.stderr
     assert f"Invalid value for '{args[0]}'" in result.stderr
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_gunicorn_wsgi_app_by_hand_stops_at_a_bad_setting_with_one_line(env, tmp_path):
+    """``gunicorn wsgi:app`` (without ``tradezone serve``'s checks): the worker's
+    one line and gunicorn's "worker failed to boot" (exit 3), which ends it
+    rather than starting worker after worker."""
+    env["TZ_MQTT_PORT"] = "mqtt"
+    try:
+        result = subprocess.run(
+            [str(TRADEZONE.parent / "gunicorn"), "--chdir", str(ROOT), "--bind",
+             f"127.0.0.1:{free_port()}", "wsgi:app"], env=env, cwd=tmp_path,
+            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as expired:
+        pytest.fail(f"gunicorn kept running: {expired.stderr!r}")
+    assert result.returncode == 3, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "tradezone: TZ_MQTT_PORT must be an integer from 1 to 65535, not 'mqtt'" \
+        in result.stderr.splitlines()
+    assert "Worker failed to boot" in result.stderr
+
+
+@pytest.mark.parametrize("name, value, expected", [
+    ("TZ_MQTT_PORT", "mqtt", "TZ_MQTT_PORT must be an integer"),
+    ("TZ_DATABASE_URL", f"postgresql+psycopg://{ROLE}:{PASSWORD}@127.0.0.1:1/tz",
+     f"cannot use the database TZ_DATABASE_URL=postgresql+psycopg://{ROLE}:***@"),
+])
+def test_alembic_by_hand_reports_a_bad_setting_or_database_in_one_line(env, tmp_path, name,
+                                                                       value, expected):
+    env[name] = value
+    result = subprocess.run([str(TRADEZONE.parent / "alembic"), "upgrade", "head"], env=env,
+                            cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            stdin=subprocess.DEVNULL)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f"tradezone: {expected}")
+    assert PASSWORD not in result.stdout + result.stderr
