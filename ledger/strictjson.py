@@ -63,7 +63,6 @@ class StrictDecoder(UniqueMembersDecoder):
         super().__init__(**options, parse_constant=_reject_constant)
 
 
-
 def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result = dict(pairs)
     if len(result) != len(pairs):  # rare: only then count the names

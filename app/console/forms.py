@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime, timezone
 
 from werkzeug.datastructures import MultiDict
-from datetime import datetime, timezone
 
 from .queries import EntryFilter
 

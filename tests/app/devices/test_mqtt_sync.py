@@ -18,7 +18,6 @@ import pytest
 from click.testing import CliRunner
 
 from app.cli import main
-from app.devices.models import QuarantinedEvent
 from tests.services.mosquitto import MOSQUITTO, MosquittoBroker
 from tests.services.ports import free_port, port_is_open
 
@@ -85,7 +84,7 @@ def test_a_revoked_device_is_left_out_once_its_grace_has_passed(client, cast, re
 
 
 def test_a_revoked_device_the_gateway_has_answered_is_left_out(client, cast, register, clock,
-                                                               platform, sync):
+                                                               quarantine_message, sync):
     """10 s after the gateway answered it "revoked" (time for the answer to reach
     it), within its grace all the same."""
     register("dev-a"), register("dev-b")
@@ -94,12 +93,9 @@ def test_a_revoked_device_the_gateway_has_answered_is_left_out(client, cast, reg
     for device_id in ("dev-a", "dev-b"):
         assert client.post(f"/api/v1/devices/{device_id}/revoke",
                            headers=cast.customs.headers).status_code == 200
-    with platform.db.write() as session:
-        for device_id, ago in (("dev-a", 30), ("dev-b", 5)):
-            session.add(QuarantinedEvent(
-                topic_device_id=device_id, reason="revoked", detail="the device is revoked",
-                seq=2, raw=b"", raw_size=0, raw_sha256=bytes(32),
-                received_at=now - timedelta(seconds=ago)))
+    for device_id, ago in (("dev-a", 30), ("dev-b", 5)):
+        clock.now = now - timedelta(seconds=ago)  # the gateway's answer, so long ago
+        quarantine_message(device_id, "revoked", seq=2)
     sync()
     assert _users(sync.dir) == [GATEWAY, "dev-b"]
 

@@ -25,7 +25,6 @@ from sqlalchemy import text
 from app.cli import main
 from app.db import Database
 from app.devices import broker_config
-from app.devices.models import QuarantinedEvent
 from app.devices.broker_sync import RELOAD_OWED, RegistryWatcher, current_files
 from tests.services.mosquitto import MosquittoBroker
 
@@ -280,7 +279,8 @@ def test_after_a_failed_reload_the_next_one_names_every_change_the_broker_had_no
 
 
 def test_a_revoked_device_stays_admitted_until_told_or_its_grace_has_passed(
-        client, cast, clock, platform, register, database_url, auth_dir, broker, probes):
+        client, cast, clock, quarantine_message, register, database_url, auth_dir, broker,
+        probes):
     """A revoked device's events still reach the gateway, which answers them
     "revoked"; the broker puts it off 10 s after that first answer (a stolen
     device that goes on sending), or once its grace has passed (one that
@@ -304,7 +304,7 @@ def test_a_revoked_device_stays_admitted_until_told_or_its_grace_has_passed(
         assert watcher.sync() is False  # the same files: nothing to reload
         assert probe.publish("tz/devices/dev-told/events", b"revoked, not yet put out").value == 0
         assert gateway.received().payload == b"revoked, not yet put out"
-        _quarantine_as_revoked(platform, "dev-told", clock())  # what the gateway does with it
+        quarantine_message("dev-told", "revoked", seq=2)  # what the gateway does with it
 
         clock.advance(seconds=9)
         assert watcher.sync() is False  # the answer is on its way to the device
@@ -326,13 +326,6 @@ def test_a_revoked_device_stays_admitted_until_told_or_its_grace_has_passed(
                        "removed dev-told",
                        f"{reloaded} 0 active devices; removed dev-quiet"]
     _wait_until(lambda: _broker_reloads(broker) == 3, "the broker's reloads")
-
-
-def _quarantine_as_revoked(platform, device_id: str, at) -> None:
-    with platform.db.write() as session:
-        session.add(QuarantinedEvent(
-            topic_device_id=device_id, reason="revoked", detail="the device is revoked",
-            seq=None, raw=b"", raw_size=0, raw_sha256=bytes(32), received_at=at))
 
 
 def test_watch_needs_a_broker_to_reload(database_url, tmp_path):
