@@ -219,6 +219,7 @@ def test_gunicorn_wsgi_app_by_hand_stops_at_a_bad_setting_with_one_line(env, tmp
     assert "tradezone: TZ_MQTT_PORT must be an integer from 1 to 65535, not 'mqtt'" \
         in result.stderr.splitlines()
     assert "Worker failed to boot" in result.stderr
+    assert not (tmp_path / "var").exists()  # no database, key or secret was made
 
 
 @pytest.mark.parametrize("name, value, expected", [
@@ -236,3 +237,4 @@ def test_alembic_by_hand_reports_a_bad_setting_or_database_in_one_line(env, tmp_
     assert "Traceback" not in result.stderr, result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith(f"tradezone: {expected}")
     assert PASSWORD not in result.stdout + result.stderr
+    assert not (tmp_path / "var").exists()  # the SQLite default was not created either
