@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import Schema, fields, validate
 
 from app.documents.schemas import MAX_LEDGER_INDEX
 from app.documents.types.fields import OrgId, Pattern, storable_text
 from app.notary.schemas_receipt import ReceiptSchema
+from app.strict_schema import StrictSchema
 from ledger.publickeys import ALGORITHMS, jwk_thumbprint
 
 from .models import DEVICE_ID_PATTERN, DeviceStatus
@@ -17,11 +18,6 @@ from .services import KIND_PATTERN
 KIND_ERROR = "must be 1 to 32 of a-z 0-9 _ , starting with a letter"
 # quarantined_events.id is an INTEGER (32-bit on PostgreSQL).
 MAX_QUARANTINE_ID = 2**31 - 1
-
-
-class StrictSchema(Schema):
-    class Meta:
-        unknown = RAISE
 
 
 class RegisterSchema(StrictSchema):

@@ -5,21 +5,14 @@ from __future__ import annotations
 import base64
 import json
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import Schema, fields, validate
 
 from app.notary.schemas_receipt import ReceiptSchema
+from app.strict_schema import StrictSchema
 
 from .models import DocumentStatus
 from .types.fields import ConsentId, OrgId, utc_representable
 from .types import DOCUMENT_TYPES
-
-
-class StrictSchema(Schema):
-    """Unknown fields are refused; for a query string only where the view also
-    passes ``unknown=RAISE`` (webargs loads query strings with EXCLUDE)."""
-
-    class Meta:
-        unknown = RAISE
 
 
 # The content of each type, by its schema's component name (app.apidoc registers them).

@@ -10,7 +10,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from app.strict_schema import StrictSchema
 
 from .fields import (
     Code, ContainerNumber, CountryCode, CurrencyCode, DecimalString, HsCode, OrgId, PackageCode,
@@ -63,13 +65,6 @@ def WeightKg(**kwargs: Any) -> DecimalString:  # noqa: N802
     """A non-negative mass in kilograms as a decimal string, up to 3 fraction digits."""
     kwargs.setdefault("metadata", {}).setdefault("example", "1250.500")
     return DecimalString(3, what="weights", **kwargs)
-
-
-class StrictSchema(Schema):
-    """A schema whose unknown fields are errors."""
-
-    class Meta:
-        unknown = RAISE
 
 
 class MoneySchema(StrictSchema):
