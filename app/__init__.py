@@ -16,12 +16,14 @@ from .console.views import blp as console_blp
 from .devices.views import blp as devices_blp
 from .documents.views import blp as documents_blp
 from .notary.views import blp as ledger_blp
+from .identity.views import blp as orgs_blp
 from .signing.views import blp as keys_blp
 from .platform import Platform, build_platform
 from .request_json import read_json_bodies_strictly
 from .request_query import read_queries_strictly
 
-API_BLUEPRINTS = (ledger_blp, documents_blp, consents_blp, keys_blp, devices_blp, audit_blp)
+API_BLUEPRINTS = (ledger_blp, documents_blp, consents_blp, keys_blp, devices_blp, audit_blp,
+                  orgs_blp)
 
 
 def create_app(config: Config | None = None, platform: Platform | None = None) -> Flask:

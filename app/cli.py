@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -18,6 +19,7 @@ from .db_errors import DATABASE_ERRORS, describe, safe_traceback
 from .errors import AppError
 from .identity import services as identity
 from .identity.models import Role
+from .identity.schemas import organization_fields, token_fields
 from .platform import Platform, build_platform
 
 
@@ -106,9 +108,56 @@ def org_create(ctx: click.Context, name: str, role: str, as_json: bool) -> None:
     click.echo(f"token (shown once, keep it secret): {token.text}")
 
 
+@org.command("list")
+@click.option("--role", type=click.Choice([role.value for role in Role]), default=None)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+def org_list(ctx: click.Context, role: str | None, as_json: bool) -> None:
+    """List organisations, newest first."""
+    platform = _platform(ctx)
+    cursor = None
+    with platform.db.read() as session:
+        while True:
+            page, cursor = identity.list_organizations(
+                session, Role(role) if role else None, 500, cursor)
+            for item in page:
+                fields = organization_fields(item)
+                if as_json:
+                    click.echo(json.dumps(_json_times(fields)))
+                else:
+                    click.echo(f"{item.id}  {fields['role']:<9}  "
+                               f"{item.created_at:%Y-%m-%d %H:%M}  {item.name}")
+            if cursor is None:
+                return
+
+
+def _json_times(fields: dict) -> dict:
+    return {key: value.isoformat() if isinstance(value, datetime) else value
+            for key, value in fields.items()}
+
+
 @main.group()
 def token() -> None:
     """API tokens."""
+
+
+@token.command("list")
+@click.argument("org_id")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+def token_list(ctx: click.Context, org_id: str, as_json: bool) -> None:
+    """List an organisation's tokens (never their secrets), oldest first."""
+    platform = _platform(ctx)
+    with platform.db.read() as session:
+        identity.get_organization(session, org_id)  # NotFound: one line, exit 1
+        for item in identity.list_tokens(session, org_id):
+            if as_json:
+                click.echo(json.dumps(_json_times(token_fields(item))))
+            else:
+                state = (f"revoked {item.revoked_at:%Y-%m-%d %H:%M}" if item.revoked_at
+                         else "active")
+                click.echo(f"{item.id}  {state:<24}  created {item.created_at:%Y-%m-%d %H:%M}"
+                           f"  {item.label or ''}".rstrip())
 
 
 @token.command("create")

@@ -77,6 +77,18 @@ def _replay(record: IdempotencyRecord, fingerprint: bytes) -> Response:
     return _json_response(record.status_code, record.body, replayed=True)
 
 
+def shown_once(response: Response, **secrets: str) -> Response:
+    """Add ``secrets`` (a password, a token) to a write's first answer only: the
+    stored answer that an Idempotency-Key replays never holds them, since
+    secrets are kept only as hashes. A refusal is left as it is."""
+    if response.status_code >= 300 or response.headers.get("Idempotent-Replayed"):
+        return response
+    body = json.loads(response.get_data())
+    body.update(secrets)
+    response.set_data(json.dumps(body, separators=(",", ":")))
+    return response
+
+
 def perform_write(action: Callable[[Session], WriteResult]) -> Response:
     """Run ``action`` in a write transaction, honouring ``Idempotency-Key``."""
     platform, principal = current_platform(), current_principal()

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
-from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from app.identity.auth import current_principal, protected
 from app.identity.models import Role
-from app.idempotency import WriteResult, perform_write
+from app.idempotency import WriteResult, perform_write, shown_once
 from app.notary.receipts import receipt_for, receipt_for_indexes
 from app.platform import current_platform
 
@@ -36,17 +33,6 @@ def _device_result(session, device, notarized, status: int, **extra) -> WriteRes
         "receipt": receipt_for(session, notarized)}) | extra)
 
 
-def _with_password(response: Response, password: str) -> Response:
-    """Add the MQTT password to the first answer only: the stored answer that an
-    Idempotency-Key replays never holds it (secrets are stored hashed)."""
-    if response.status_code != 201 or response.headers.get("Idempotent-Replayed"):
-        return response
-    body = json.loads(response.get_data())
-    body["mqtt_password"] = password
-    response.set_data(json.dumps(body, separators=(",", ":")))
-    return response
-
-
 @blp.route("")
 class Devices(MethodView):
     @protected(blp, *MANAGERS)
@@ -66,7 +52,7 @@ class Devices(MethodView):
                                              services.NewDevice(**body), password, now, reserved)
             return _device_result(session, registration.device, registration.notarized, 201,
                                   mqtt_username=registration.device.id)
-        return _with_password(perform_write(action), password)
+        return shown_once(perform_write(action), mqtt_password=password)
 
     @protected(blp, *REGISTRY_READERS)
     @blp.arguments(DeviceQuerySchema(), location="query", unknown=RAISE)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from app.errors import ValidationFailed
+from app.cursor import after_cursor, decode_cursor, encode_cursor
 from app.identity.auth import Principal
 from app.identity.models import Role
 
@@ -42,13 +40,11 @@ def list_documents(session: Session, principal: Principal, wanted: DocumentFilte
     if wanted.created_to:
         query = query.where(Document.created_at < wanted.created_to)
     if cursor:
-        created, last_id = _decode_cursor(cursor)
-        query = query.where(or_(Document.created_at < created,
-                                and_(Document.created_at == created, Document.id < last_id)))
+        query = query.where(after_cursor(decode_cursor(cursor), Document.created_at, Document.id))
     rows = list(session.scalars(
         query.order_by(Document.created_at.desc(), Document.id.desc()).limit(limit + 1)))
     page = rows[:limit]
-    return page, _encode_cursor(page[-1]) if len(rows) > limit else None
+    return page, encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
 
 
 def _visible_to(principal: Principal):
@@ -58,21 +54,3 @@ def _visible_to(principal: Principal):
         return Document.addressed_to_org_id == principal.org_id
     return or_(Document.owner_org_id == principal.org_id,
                Document.holder_org_id == principal.org_id)
-
-
-def _encode_cursor(document: Document) -> str:
-    raw = json.dumps([document.created_at.isoformat(), document.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        created, last_id = json.loads(base64.urlsafe_b64decode(padded))
-        created = datetime.fromisoformat(created)
-        if created.tzinfo is None:  # we only ever write aware times
-            raise ValueError("cursor time has no offset")
-        return created.astimezone(timezone.utc), str(last_id)
-    except (ValueError, TypeError, OverflowError) as error:
-        raise ValidationFailed("malformed cursor",
-                               errors={"query": {"cursor": ["malformed"]}}) from error

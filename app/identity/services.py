@@ -1,20 +1,28 @@
-"""Creating organisations and tokens, revoking tokens, authenticating requests.
+"""Creating organisations and tokens, revoking tokens, listing them, and
+authenticating requests.
 
 Each change is logged (``org.created``, ``token.created``, ``token.revoked``)
 in the same transaction. Entries carry identifiers only: no names, no secrets.
+
+Who may see or change what (the command line acts as the operator):
+organisations are listed by admins and regulators, each organisation sees
+itself; an organisation's tokens (never their secrets) are listed and
+revoked by an admin or by the organisation itself; only admins create
+organisations and tokens, so a stolen token cannot mint another.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
+from app.cursor import after_cursor, decode_cursor, encode_cursor
 from app.errors import AuthenticationError, BadRequest, Conflict, NotFound
-from app.notary.service import Notary, PendingEntry, make_entry
+from app.notary.service import Notarized, Notary, PendingEntry, make_entry
 
 from .models import ApiToken, Organization, Role
 from .tokens import (
@@ -27,38 +35,57 @@ OPERATOR = "operator"  # the actor of changes made with the command line
 _REFUSED_CATEGORIES = ("Cc", "Cs", "Zl", "Zp")
 
 
-def _checked_text(what: str, value: str, max_length: int) -> str:
-    """``value`` with its edges trimmed, or BadRequest."""
+NAME_LENGTH, LABEL_LENGTH = 200, 100
+
+
+def text_problem(value: str, max_length: int) -> str | None:
+    """Why ``value`` (its edges trimmed) cannot be a name or label, or None."""
     value = value.strip()
     if not 1 <= len(value) <= max_length:
-        raise BadRequest(f"{what} must be 1 to {max_length} characters")
+        return f"must be 1 to {max_length} characters"
     if any(unicodedata.category(ch) in _REFUSED_CATEGORIES for ch in value):
-        raise BadRequest(f"{what} must not contain control characters, line breaks "
-                         f"or unpaired surrogates")
-    return value
+        return "must not contain control characters, line breaks or unpaired surrogates"
+    return None
+
+
+def _checked_text(what: str, value: str, max_length: int) -> str:
+    """``value`` with its edges trimmed, or BadRequest."""
+    problem = text_problem(value, max_length)
+    if problem is not None:
+        raise BadRequest(f"{what} {problem}")
+    return value.strip()
 
 
 @dataclass(frozen=True)
 class IssuedToken:
-    """A token as shown once at creation; only its hash is kept."""
+    """A token as shown once at creation; only its hash is kept. ``notarized``:
+    the ledger entries of its creation (and of its organisation's, when the
+    two were created together)."""
 
     token_id: str
     org_id: str
     text: str
+    notarized: tuple[Notarized, ...] = ()
+
+
+@dataclass(frozen=True)
+class Revocation:
+    token: ApiToken
+    notarized: list[Notarized]
 
 
 def create_organization(session: Session, notary: Notary, name: str, role: Role,
                         now: datetime, actor: str = OPERATOR) -> tuple[Organization, IssuedToken]:
     """A new organisation with its first token, logged as one batch."""
-    name = _checked_text("organisation name", name, 200)
+    name = _checked_text("organisation name", name, NAME_LENGTH)
     org = Organization(id=new_identifier("org_"), name=name, role=Role(role), created_at=now)
     session.add(org)
     token, token_entry = _issue_token(session, org.id, now, None, actor)
     session.flush()
-    notary.record(session, [PendingEntry(
+    notarized = notary.record(session, [PendingEntry(
         make_entry("org.created", actor, now, org=org.id, role=org.role.value),
         refs=(("org", org.id),)), token_entry])
-    return org, token
+    return org, replace(token, notarized=tuple(notarized))
 
 
 def create_token(session: Session, notary: Notary, org_id: str, now: datetime,
@@ -67,10 +94,9 @@ def create_token(session: Session, notary: Notary, org_id: str, now: datetime,
     if not is_identifier(org_id, "org_") or session.get(Organization, org_id) is None:
         raise NotFound(f"organisation {org_id} does not exist")
     if label is not None:
-        label = _checked_text("token label", label, 100)
+        label = _checked_text("token label", label, LABEL_LENGTH)
     token, entry = _issue_token(session, org_id, now, label, actor)
-    notary.record(session, [entry])
-    return token
+    return replace(token, notarized=tuple(notary.record(session, [entry])))
 
 
 def _issue_token(session: Session, org_id: str, now: datetime, label: str | None,
@@ -84,20 +110,52 @@ def _issue_token(session: Session, org_id: str, now: datetime, label: str | None
 
 
 def revoke_token(session: Session, notary: Notary, token_id: str, now: datetime,
-                 actor: str = OPERATOR) -> ApiToken:
-    """Revoke a token at once; revoking twice is a conflict."""
+                 actor: str = OPERATOR, org_id: str | None = None) -> Revocation:
+    """Revoke a token at once; revoking twice is a conflict. ``org_id``: only
+    a token of this organisation (another's is not found)."""
     # Locked: a concurrent revocation commits first and this one is then a conflict.
     token = (session.get(ApiToken, token_id, with_for_update=True)
              if is_identifier(token_id, "") else None)
-    if token is None:
+    if token is None or (org_id is not None and token.org_id != org_id):
         raise NotFound(f"token {token_id} does not exist")
     if token.revoked_at is not None:
         raise Conflict(f"token {token_id} is already revoked")
     token.revoked_at = now
-    notary.record(session, [PendingEntry(
+    notarized = notary.record(session, [PendingEntry(
         make_entry("token.revoked", actor, now, org=token.org_id, token=token_id),
         refs=(("org", token.org_id),))])
-    return token
+    return Revocation(token, notarized)
+
+
+def list_organizations(session: Session, role: Role | None, limit: int,
+                       cursor: str | None) -> tuple[list[Organization], str | None]:
+    """One page of organisations, newest first, and the next page's cursor."""
+    query = select(Organization)
+    if role is not None:
+        query = query.where(Organization.role == role)
+    if cursor:
+        query = query.where(after_cursor(decode_cursor(cursor), Organization.created_at,
+                                         Organization.id))
+    rows = list(session.scalars(query.order_by(Organization.created_at.desc(),
+                                               Organization.id.desc()).limit(limit + 1)))
+    page = rows[:limit]
+    return page, encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+
+
+def get_organization(session: Session, org_id: str, *, visible: bool = True) -> Organization:
+    """The organisation, or 404 (also when ``visible`` is False: the caller may
+    not know about it)."""
+    org = (session.get(Organization, org_id)
+           if visible and is_identifier(org_id, "org_") else None)
+    if org is None:
+        raise NotFound(f"organisation {org_id} not found")
+    return org
+
+
+def list_tokens(session: Session, org_id: str) -> list[ApiToken]:
+    """An organisation's tokens, oldest first."""
+    return list(session.scalars(select(ApiToken).where(ApiToken.org_id == org_id)
+                                .order_by(ApiToken.created_at, ApiToken.id)))
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,7 @@ def test_two_revocations_of_a_token_at_once_log_one(make_org, platform, lock_wai
     assert "refused" in outcome
     with platform.db.read() as session:
         assert session.scalar(select(func.count()).select_from(ledger_entries)) == size + 1
-        assert session.get(ApiToken, token_id).revoked_at == first.revoked_at
+        assert session.get(ApiToken, token_id).revoked_at == first.token.revoked_at
 
 
 def test_token_with_wrong_secret_is_401(client, make_org):

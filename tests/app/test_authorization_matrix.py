@@ -11,6 +11,7 @@ from tests.app.test_auth import protected_routes
 
 F, C, R, A = Role.FIRM, Role.CUSTOMS, Role.REGULATOR, Role.ADMIN
 READERS = {F, C, R}
+ALL = {F, C, R, A}
 D = "/api/v1/documents/doc_x"
 
 MATRIX = [
@@ -45,11 +46,19 @@ MATRIX = [
     ("GET", "/api/v1/audit/bundles", READERS),
     ("GET", "/api/v1/ledger/entries", READERS),
     ("GET", "/api/v1/ledger/entries/0", READERS),
+    ("POST", "/api/v1/orgs", {A}),
+    ("GET", "/api/v1/orgs", {R, A}),
+    # Every role may ask about an organisation and its tokens; only its own
+    # answer (others 404: tests/app/identity/test_orgs_api.py).
+    ("GET", "/api/v1/orgs/org_x", ALL),
+    ("POST", "/api/v1/orgs/org_x/tokens", {A}),
+    ("GET", "/api/v1/orgs/org_x/tokens", ALL),
+    ("POST", "/api/v1/orgs/org_x/tokens/x/revoke", ALL),
 ]
 
 
 def _shape(path: str) -> str:
-    return "/".join("*" if part.startswith(("doc_", "x", "0", "dev-")) else part
+    return "/".join("*" if part.startswith(("doc_", "org_", "x", "0", "dev-")) else part
                     for part in path.split("/"))
 
 

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from app import create_app
 from app.cli import main
 from app.config import Config
+from app.identity.tokens import parse_token
 
 
 @pytest.fixture
@@ -56,6 +57,30 @@ def test_token_create_and_revoke(cli_env):
     assert again.exit_code == 1
     assert "already revoked" in again.output
     assert "Traceback" not in again.output
+
+
+def test_org_list_and_token_list_show_no_secret(cli_env):
+    run(cli_env, "db", "upgrade")
+    firm = json.loads(run(cli_env, "org", "create", "Acme", "--role", "firm", "--json").stdout)
+    run(cli_env, "org", "create", "Zone Customs", "--role", "customs")
+    second = json.loads(run(cli_env, "token", "create", firm["org_id"], "--label", "ERP",
+                            "--json").stdout)
+    run(cli_env, "token", "revoke", second["token_id"])
+    listed = [json.loads(line) for line in run(cli_env, "org", "list", "--json").stdout.splitlines()]
+    assert [(org["name"], org["role"]) for org in listed] == [("Zone Customs", "customs"),
+                                                              ("Acme", "firm")]
+    firms = run(cli_env, "org", "list", "--role", "firm").stdout.splitlines()
+    assert len(firms) == 1 and firms[0].startswith(firm["org_id"]) and firms[0].endswith("Acme")
+    tokens = [json.loads(line) for line in
+              run(cli_env, "token", "list", firm["org_id"], "--json").stdout.splitlines()]
+    assert [(t["label"], t["revoked_at"] is None) for t in tokens] == [(None, True), ("ERP", False)]
+    text = run(cli_env, "token", "list", firm["org_id"]).stdout
+    assert "revoked" in text and "active" in text
+    for output in (text, json.dumps(tokens)):
+        for token in (firm["token"], second["token"]):
+            assert parse_token(token).secret not in output
+    missing = CliRunner().invoke(main, ["token", "list", "org_aaaaaaaaaaaaaaaa"], env=cli_env)
+    assert missing.exit_code == 1 and "not found" in missing.output
 
 
 def test_ledger_check_passes_then_names_an_altered_entry(cli_env):

@@ -12,6 +12,9 @@ from app.documents.schemas import (
     TransferOfferSchema, amend_example, submit_examples,
 )
 from app.documents.types import DOCUMENT_TYPES
+from app.identity.schemas import (
+    ORG_EXAMPLE, TOKEN_EXAMPLE, OrganizationCreateSchema, TokenCreateSchema,
+)
 from app.idempotency import HEADER
 from app.signing.views import SigningKeyRegisterSchema
 from ledger.jws import parse_compact
@@ -40,7 +43,7 @@ def test_every_route_with_an_id_documents_404(spec):
 
 def test_every_request_body_documents_400_413_415_422_and_has_an_example(spec):
     bodies = [(path, method, op) for path, method, op in operations(spec) if "requestBody" in op]
-    assert len(bodies) == 7
+    assert len(bodies) == 9
     for path, method, op in bodies:
         assert {"400", "413", "415", "422"} <= set(op["responses"]), (method, path)
         assert "repeats a member name" in op["responses"]["400"]["description"], (method, path)
@@ -50,7 +53,7 @@ def test_every_request_body_documents_400_413_415_422_and_has_an_example(spec):
 
 def test_every_post_takes_an_idempotency_key_and_documents_its_errors(spec):
     posts = [(path, op) for path, method, op in operations(spec) if method == "post"]
-    assert len(posts) == 14
+    assert len(posts) == 17
     for path, op in posts:
         headers = [p["name"] for p in op.get("parameters", []) if p["in"] == "header"]
         assert headers == [HEADER], path
@@ -60,6 +63,7 @@ def test_every_post_takes_an_idempotency_key_and_documents_its_errors(spec):
 @pytest.mark.parametrize("path, method", [
     ("/api/v1/consents/{consent_id}/revoke", "post"),
     ("/api/v1/keys/{key_id}/revoke", "post"),
+    ("/api/v1/orgs/{org_id}/tokens/{token_id}/revoke", "post"),
     ("/api/v1/devices/{device_id}/revoke", "post"),
     ("/api/v1/documents/{document_id}/versions", "post"),
     ("/api/v1/documents/{document_id}/cancel", "post"),
@@ -97,6 +101,8 @@ def test_the_other_examples_load_through_their_schemas():
     AmendSchema().load(amend_example())
     services.validate_content("commercial_invoice", amend_example()["content"])
     TransferOfferSchema().load(TRANSFER_EXAMPLE)
+    OrganizationCreateSchema().load(ORG_EXAMPLE)
+    TokenCreateSchema().load(TOKEN_EXAMPLE)
     GrantSchema().load(GRANT_EXAMPLE)
     registered = RegisterSchema().load(REGISTER_EXAMPLE)
     load_public_key(registered["alg"], registered["public_key"])

@@ -32,13 +32,14 @@ def post_json(client, path: str, org, data: bytes):
 
 def test_every_route_taking_a_body_refuses_a_repeated_member_name(client, cast, snapshot):
     routes = body_routes(client)
-    assert len(routes) == 7
+    assert len(routes) == 9
     before = snapshot()
     for path in routes:
         url = re.sub(r"\{[^}]+\}", "doc_x", path)  # the body is read before the id is looked up
-        response = post_json(client, url, cast.exporter, REPEATED)
-        if response.status_code == 403:  # a route for customs organisations
-            response = post_json(client, url, cast.customs, REPEATED)
+        for org in (cast.exporter, cast.customs, cast.admin):  # the first whose role may post
+            response = post_json(client, url, org, REPEATED)
+            if response.status_code != 403:
+                break
         assert response.status_code == 400, (path, response.get_json())
         body = response.get_json()
         assert "'a'" in body["message"] and "'a'" in body["errors"]["json"][0], path

@@ -20,12 +20,14 @@ import sys
 import time
 from pathlib import Path
 
+from app.identity.tokens import parse_token
 from tests.deploy.test_devstack import _children, _kill
 from tests.services.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 FIRST_LOOK, DEVICES = "## A first look: the sample trade", "### Devices, the gateway, and the audit"
+ORGANISATIONS = "### Organisations and their tokens"
 
 
 def readme_block(heading: str) -> str:
@@ -39,12 +41,10 @@ def readme_block(heading: str) -> str:
 
 def localized(block: str, api_port: int, metrics_port: int, var: Path) -> str:
     bin_dir = Path(sys.executable).parent
-    replaced = (block.replace("127.0.0.1:8000", f"127.0.0.1:{api_port}")
-                .replace("127.0.0.1:9108", f"127.0.0.1:{metrics_port}")
-                .replace("var/", f"{var}/")
-                .replace(".venv/bin/", f"{bin_dir}/"))
-    assert replaced.count(str(bin_dir)) >= 3, "the README no longer runs .venv/bin/ commands"
-    return replaced
+    return (block.replace("127.0.0.1:8000", f"127.0.0.1:{api_port}")
+            .replace("127.0.0.1:9108", f"127.0.0.1:{metrics_port}")
+            .replace("var/", f"{var}/")
+            .replace(".venv/bin/", f"{bin_dir}/"))
 
 
 def run_block(script: str, cwd: Path, env: dict[str, str]) -> str:
@@ -85,9 +85,11 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path):
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         wait_for_demo(stack, var, api_port)
-        # The two blocks share a shell, as the README says ("In the same shell").
+        # The blocks share a shell, as the README says ("In the same shell").
         script = "\n".join(localized(readme_block(heading), api_port, metrics_port, var)
-                           for heading in (FIRST_LOOK, DEVICES))
+                           for heading in (FIRST_LOOK, DEVICES, ORGANISATIONS))
+        assert script.count(str(Path(sys.executable).parent)) >= 4, \
+            "the README no longer runs .venv/bin/ commands"
         output = run_block(script, work, env)
     finally:
         children = _children(stack.pid)
@@ -117,3 +119,12 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path):
     assert re.search(r'"reason": ?"revoked"', output), output
     # The monitor saw a checkpoint and saved it.
     assert (work / "monitor.json").exists()
+    # The admin onboarded a firm whose token worked at once; the exporter's
+    # tokens are listed without their secrets.
+    firm = json.loads((work / "firm.json").read_text())
+    assert firm["role"] == "firm" and firm["token"].startswith("tz_"), firm
+    assert '{"items":[],"next":null}' in output, output
+    exporter_token = json.loads((var / "demo-tokens.json").read_text())[
+        "organisations"]["exporter"]["token"]
+    assert re.search(r'"revoked_at": ?null', output), output
+    assert parse_token(exporter_token).secret not in output

@@ -1,0 +1,203 @@
+"""Organisations and tokens over HTTP: an admin onboards a firm and rotates its
+token; every organisation sees its own tokens and revokes a leaked one; nobody
+learns about another organisation's tokens; secrets are shown once."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from app.identity.models import ApiToken
+from app.identity.tokens import hash_secret, parse_token
+
+ORGS = "/api/v1/orgs"
+
+
+def _create_org(client, admin, name="Qianhai Export Trading Co.", role="firm", **headers):
+    response = client.post(ORGS, json={"name": name, "role": role},
+                           headers={**admin.headers, **headers})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_an_admin_onboards_a_firm_whose_token_works_at_once(client, cast, check_receipt,
+                                                             platform):
+    created = _create_org(client, cast.admin)
+    assert created["role"] == "firm" and created["name"] == "Qianhai Export Trading Co."
+    entries = check_receipt(created["receipt"], count=2)
+    assert [(e["type"], e["actor"], e["org"]) for e in entries] == [
+        ("org.created", cast.admin.org_id, created["id"]),
+        ("token.created", cast.admin.org_id, created["id"])]
+    assert entries[1]["token"] == created["token_id"]
+    assert all(created["name"] not in repr(e) and created["token"] not in repr(e)
+               for e in entries)  # no names, no secrets on the ledger
+    # Only the secret's hash is stored.
+    parsed = parse_token(created["token"])
+    with platform.db.read() as session:
+        stored = session.get(ApiToken, parsed.token_id)
+        assert stored.secret_hash == hash_secret(parsed.secret)
+    response = client.get("/api/v1/documents", headers=_bearer(created["token"]))
+    assert response.status_code == 200
+
+
+def test_a_retried_creation_writes_once_and_never_repeats_the_secret(client, cast, snapshot):
+    first = _create_org(client, cast.admin, **{"Idempotency-Key": "onboard-42"})
+    before = snapshot()
+    again = client.post(ORGS, json={"name": "Qianhai Export Trading Co.", "role": "firm"},
+                        headers={**cast.admin.headers, "Idempotency-Key": "onboard-42"})
+    assert again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    replayed = again.get_json()
+    assert "token" not in replayed and "token" in first
+    assert replayed == {key: value for key, value in first.items() if key != "token"}
+    assert snapshot() == before
+
+
+def test_organisations_are_listed_newest_first_by_page_and_role(client, cast, clock):
+    names = []
+    for n in range(3):
+        clock.advance(seconds=1)
+        names.append(_create_org(client, cast.admin, name=f"Firm {n}")["name"])
+    seen, cursor = [], None
+    while True:
+        query = "?role=firm&limit=2" + (f"&cursor={cursor}" if cursor else "")
+        page = client.get(ORGS + query, headers=cast.regulator.headers).get_json()
+        seen += [item["name"] for item in page["items"]]
+        assert all(item["role"] == "firm" for item in page["items"])
+        cursor = page["next"]
+        if cursor is None:
+            break
+    # The cast's four firms were created before these three.
+    assert seen[:3] == names[::-1] and len(seen) == 7
+    customs = client.get(ORGS + "?role=customs", headers=cast.admin.headers).get_json()
+    assert [item["id"] for item in customs["items"]] == [cast.customs.org_id]
+
+
+def test_each_organisation_sees_itself_and_no_other(client, cast):
+    own = client.get(f"{ORGS}/{cast.exporter.org_id}", headers=cast.exporter.headers)
+    assert own.status_code == 200 and own.get_json()["name"] == "Shanghai Lotus Export Co."
+    other = client.get(f"{ORGS}/{cast.importer.org_id}", headers=cast.exporter.headers)
+    missing = client.get(f"{ORGS}/org_aaaaaaaaaaaaaaaa", headers=cast.exporter.headers)
+    assert other.status_code == missing.status_code == 404  # existence does not leak
+    for reader in (cast.admin, cast.regulator):
+        response = client.get(f"{ORGS}/{cast.importer.org_id}", headers=reader.headers)
+        assert response.status_code == 200
+
+
+def test_an_admin_rotates_a_firms_token(client, cast, check_receipt, clock):
+    exporter = cast.exporter
+    clock.advance(minutes=1)
+    issued = client.post(f"{ORGS}/{exporter.org_id}/tokens", json={"label": "ERP, 2026-12"},
+                         headers=cast.admin.headers)
+    assert issued.status_code == 201
+    new = issued.get_json()
+    (entry,) = check_receipt(new["receipt"], count=1)
+    assert (entry["type"], entry["token"], entry["org"]) == (
+        "token.created", new["id"], exporter.org_id)
+    assert client.get("/api/v1/keys", headers=_bearer(new["token"])).status_code == 200
+    old_id = parse_token(exporter.token).token_id
+    revoked = client.post(f"{ORGS}/{exporter.org_id}/tokens/{old_id}/revoke",
+                          headers=_bearer(new["token"]))
+    assert revoked.status_code == 200 and revoked.get_json()["revoked_at"] is not None
+    (entry,) = check_receipt(revoked.get_json()["receipt"], count=1)
+    assert (entry["type"], entry["actor"], entry["token"]) == (
+        "token.revoked", exporter.org_id, old_id)
+    assert client.get("/api/v1/keys", headers=exporter.headers).status_code == 401
+    listed = client.get(f"{ORGS}/{exporter.org_id}/tokens", headers=_bearer(new["token"]))
+    assert [(t["id"], t["label"], t["revoked_at"] is None) for t in listed.get_json()] == [
+        (old_id, None, False), (new["id"], "ERP, 2026-12", True)]
+    assert all(set(t) == {"id", "org_id", "label", "created_at", "revoked_at"}
+               for t in listed.get_json())  # never a secret or its hash
+
+
+def test_an_organisation_revokes_the_token_it_is_using(client, cast):
+    token_id = parse_token(cast.importer.token).token_id
+    response = client.post(f"{ORGS}/{cast.importer.org_id}/tokens/{token_id}/revoke",
+                           headers=cast.importer.headers)
+    assert response.status_code == 200
+    again = client.post(f"{ORGS}/{cast.importer.org_id}/tokens/{token_id}/revoke",
+                        headers=cast.importer.headers)
+    assert again.status_code == 401  # refused from the next request on
+
+
+def test_another_organisations_tokens_are_not_found(client, cast, snapshot, platform):
+    victim = cast.importer
+    token_id = parse_token(victim.token).token_id
+    before = snapshot()
+    for path in (f"{ORGS}/{victim.org_id}/tokens",):
+        for intruder in (cast.exporter, cast.regulator, cast.customs):
+            assert client.get(path, headers=intruder.headers).status_code == 404
+    for intruder in (cast.exporter, cast.regulator, cast.customs):
+        # Through the victim's organisation, and by naming the token under its own.
+        for org_id in (victim.org_id, intruder.org_id):
+            response = client.post(f"{ORGS}/{org_id}/tokens/{token_id}/revoke",
+                                   headers=intruder.headers)
+            assert response.status_code == 404, (intruder.role, org_id)
+    assert snapshot() == before
+    with platform.db.read() as session:
+        assert session.get(ApiToken, token_id).revoked_at is None
+    assert client.get("/api/v1/keys", headers=victim.headers).status_code == 200
+
+
+def test_revoking_twice_is_409_and_logs_once(client, cast, snapshot):
+    token_id = parse_token(cast.bank.token).token_id
+    path = f"{ORGS}/{cast.bank.org_id}/tokens/{token_id}/revoke"
+    assert client.post(path, headers=cast.admin.headers).status_code == 200
+    before = snapshot()
+    response = client.post(path, headers=cast.admin.headers)
+    assert response.status_code == 409
+    assert "already revoked" in response.get_json()["message"]
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("body, errors", [
+    ({}, {"name": ["Missing data for required field."],
+          "role": ["Missing data for required field."]}),
+    ({"name": "  ", "role": "firm"}, {"name": ["Must be 1 to 200 characters."]}),
+    ({"name": "x" * 201, "role": "firm"}, {"name": ["Must be 1 to 200 characters."]}),
+    ({"name": "Acme\nLtd", "role": "firm"}, {"name": [
+        "Must not contain control characters, line breaks or unpaired surrogates."]}),
+    ({"name": "Acme", "role": "owner"}, {"role": [
+        "Must be one of: firm, customs, regulator, admin."]}),
+    ({"name": "Acme", "role": "firm", "country": "CN"}, {"country": ["Unknown field."]}),
+    ({"name": 7, "role": "firm"}, {"name": ["Not a valid string."]}),
+])
+def test_a_bad_organisation_is_422_naming_the_field(client, cast, snapshot, body, errors):
+    before = snapshot()
+    response = client.post(ORGS, json=body, headers=cast.admin.headers)
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["json"] == errors
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("path, body, status, field", [
+    (f"{ORGS}/org_aaaaaaaaaaaaaaaa/tokens", {}, 404, None),
+    (f"{ORGS}/not-an-org/tokens", {}, 404, None),
+    ("{exporter}/tokens", {"label": ""}, 422, "label"),
+    ("{exporter}/tokens", {"label": "a\x00b"}, 422, "label"),
+    ("{exporter}/tokens", {"scope": "read"}, 422, "scope"),
+    ("{exporter}/tokens/aaaaaaaaaaaaaaaa/revoke", None, 404, None),
+    ("{exporter}/tokens/NOT-A-TOKEN/revoke", None, 404, None),
+])
+def test_bad_token_requests_write_nothing(client, cast, snapshot, path, body, status, field):
+    path = path.replace("{exporter}", f"{ORGS}/{cast.exporter.org_id}")
+    before = snapshot()
+    response = client.post(path, json=body, headers=cast.admin.headers)
+    assert response.status_code == status, response.get_json()
+    if field:
+        assert field in response.get_json()["errors"]["json"]
+    assert snapshot() == before
+
+
+def test_the_stored_idempotent_answer_holds_no_secret(client, cast, platform):
+    from app.idempotency import IdempotencyRecord
+    issued = client.post(f"{ORGS}/{cast.exporter.org_id}/tokens", json={},
+                         headers={**cast.admin.headers, "Idempotency-Key": "rotate-1"})
+    secret = parse_token(issued.get_json()["token"]).secret
+    with platform.db.read() as session:
+        bodies = list(session.scalars(select(IdempotencyRecord.body)))
+    assert bodies and all(secret not in body for body in bodies)
