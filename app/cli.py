@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
@@ -148,6 +148,7 @@ def token() -> None:
 def token_list(ctx: click.Context, org_id: str, as_json: bool) -> None:
     """List an organisation's tokens (never their secrets), oldest first."""
     platform = _platform(ctx)
+    now = platform.now()
     with platform.db.read() as session:
         identity.get_organization(session, org_id)  # NotFound: one line, exit 1
         for item in identity.list_tokens(session, org_id):
@@ -155,7 +156,9 @@ def token_list(ctx: click.Context, org_id: str, as_json: bool) -> None:
                 click.echo(json.dumps(_json_times(token_fields(item))))
             else:
                 state = (f"revoked {item.revoked_at:%Y-%m-%d %H:%M}" if item.revoked_at
-                         else "active")
+                         else "active" if item.expires_at is None
+                         else f"expired {item.expires_at:%Y-%m-%d %H:%M}"
+                         if item.expires_at <= now else f"expires {item.expires_at:%Y-%m-%d %H:%M}")
                 click.echo(f"{item.id}  {state:<24}  created {item.created_at:%Y-%m-%d %H:%M}"
                            f"  {item.label or ''}".rstrip())
 
@@ -163,13 +166,19 @@ def token_list(ctx: click.Context, org_id: str, as_json: bool) -> None:
 @token.command("create")
 @click.argument("org_id")
 @click.option("--label", default=None, help="What the token is for.")
+@click.option("--expires-in-days", type=click.IntRange(1, 3660), default=None,
+              help="Refuse it after this many days (default: valid until revoked).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def token_create(ctx: click.Context, org_id: str, label: str | None, as_json: bool) -> None:
+def token_create(ctx: click.Context, org_id: str, label: str | None,
+                 expires_in_days: int | None, as_json: bool) -> None:
     """Create another token for an organisation (shown once)."""
     platform = _platform(ctx)
+    now = platform.now()
+    expires_at = now + timedelta(days=expires_in_days) if expires_in_days else None
     with platform.db.write() as session:
-        issued = identity.create_token(session, platform.notary, org_id, platform.now(), label)
+        issued = identity.create_token(session, platform.notary, org_id, now, label,
+                                       expires_at=expires_at)
     if as_json:
         click.echo(json.dumps({"org_id": org_id, "token_id": issued.token_id,
                                "token": issued.text}))

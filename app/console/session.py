@@ -91,7 +91,7 @@ def sign_in(db_session: Session, presented_token: str, now: datetime) -> None:
     """Check a pasted token and start a session for its organisation, if a regulator."""
     presented_token = presented_token.strip()
     try:
-        org = authenticate(db_session, f"Bearer {presented_token}")
+        org = authenticate(db_session, f"Bearer {presented_token}", now)
     except AuthenticationError as exc:
         raise LoginRefused(f"Sign-in refused: {exc.message}.", 401) from exc
     if org.role != Role.REGULATOR:
@@ -108,7 +108,7 @@ def sign_out() -> None:
 
 def current_regulator(db_session: Session, now: datetime) -> Regulator | None:
     """The signed-in regulator, or None (and the session cleared) when the
-    session is missing, expired, or its token was revoked since."""
+    session is missing, expired, or its token was revoked or has expired since."""
     org_id, token_id, since = (session.get(k) for k in ("org_id", "token_id", "since"))
     if not (org_id and token_id and isinstance(since, int)):
         return None
@@ -116,9 +116,10 @@ def current_regulator(db_session: Session, now: datetime) -> Regulator | None:
         session.clear()
         return None
     row = db_session.execute(
-        select(ApiToken.revoked_at, Organization.role, Organization.name)
+        select(ApiToken.revoked_at, ApiToken.expires_at, Organization.role, Organization.name)
         .join(Organization).where(ApiToken.id == token_id, Organization.id == org_id)).first()
-    if row is None or row.revoked_at is not None or row.role != Role.REGULATOR:
+    if (row is None or row.revoked_at is not None or row.role != Role.REGULATOR
+            or (row.expires_at is not None and row.expires_at <= now)):
         session.clear()
         return None
     return Regulator(org_id, row.name, token_id)

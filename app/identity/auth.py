@@ -38,8 +38,10 @@ def protected(blp: Blueprint, *roles: Role):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             # One statement: no transaction needed (cheaper than a read session).
-            with current_platform().db.autocommit() as connection:
-                org = authenticate(connection, request.headers.get("Authorization"))
+            platform = current_platform()
+            with platform.db.autocommit() as connection:
+                org = authenticate(connection, request.headers.get("Authorization"),
+                                   platform.now())
                 principal = Principal(org.id, org.role)
             if roles and principal.role not in roles:
                 raise PermissionDenied(f"role {principal.role.value} may not do this; "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from app.documents.types.fields import utc_representable
 from app.notary.schemas_receipt import ReceiptSchema
 from app.strict_schema import StrictSchema
 
@@ -11,7 +12,7 @@ from .models import ApiToken, Organization, Role
 from .services import LABEL_LENGTH, NAME_LENGTH, text_problem
 
 ORG_EXAMPLE = {"name": "Qianhai Export Trading Co.", "role": "firm"}
-TOKEN_EXAMPLE = {"label": "ERP integration, rotated 2026-12"}
+TOKEN_EXAMPLE = {"label": "ERP integration, rotated 2026-12", "expires_at": "2027-06-30T00:00:00Z"}
 SHOWN_ONCE = ("shown once, in this answer only (a replay under the same Idempotency-Key "
               "does not repeat it); stored only as a hash. Send it as "
               "`Authorization: Bearer <token>`")
@@ -35,6 +36,9 @@ class OrganizationCreateSchema(StrictSchema):
 class TokenCreateSchema(StrictSchema):
     label = fields.String(validate=_readable(LABEL_LENGTH), metadata={
         "description": f"what the token is for, 1 to {LABEL_LENGTH} characters"})
+    expires_at = fields.AwareDateTime(format="iso", validate=utc_representable, metadata={
+        "description": "RFC 3339, in the future: refused (401) from then on; "
+                       "omitted: valid until revoked"})
 
 
 class OrganizationQuerySchema(StrictSchema):
@@ -71,6 +75,8 @@ class TokenSchema(Schema):
     label = fields.String(allow_none=True, required=True)
     created_at = fields.DateTime(required=True)
     revoked_at = fields.DateTime(allow_none=True, required=True)
+    expires_at = fields.DateTime(allow_none=True, required=True, metadata={
+        "description": "null: valid until revoked"})
 
 
 class TokenWriteSchema(TokenSchema):
@@ -88,4 +94,5 @@ def organization_fields(org: Organization) -> dict:
 
 def token_fields(token: ApiToken) -> dict:
     return {"id": token.id, "org_id": token.org_id, "label": token.label,
-            "created_at": token.created_at, "revoked_at": token.revoked_at}
+            "created_at": token.created_at, "revoked_at": token.revoked_at,
+            "expires_at": token.expires_at}

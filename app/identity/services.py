@@ -20,8 +20,9 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
+import ledger
 from app.cursor import after_cursor, decode_cursor, encode_cursor
-from app.errors import AuthenticationError, BadRequest, Conflict, NotFound
+from app.errors import AuthenticationError, BadRequest, Conflict, NotFound, ValidationFailed
 from app.notary.service import Notarized, Notary, PendingEntry, make_entry
 
 from .models import ApiToken, Organization, Role
@@ -89,23 +90,30 @@ def create_organization(session: Session, notary: Notary, name: str, role: Role,
 
 
 def create_token(session: Session, notary: Notary, org_id: str, now: datetime,
-                 label: str | None = None, actor: str = OPERATOR) -> IssuedToken:
-    """A new token for ``org_id``; the returned text is the only copy of the secret."""
+                 label: str | None = None, actor: str = OPERATOR,
+                 expires_at: datetime | None = None) -> IssuedToken:
+    """A new token for ``org_id``, refused from ``expires_at`` on (None: valid
+    until revoked); the returned text is the only copy of the secret."""
     if not is_identifier(org_id, "org_") or session.get(Organization, org_id) is None:
         raise NotFound(f"organisation {org_id} does not exist")
     if label is not None:
         label = _checked_text("token label", label, LABEL_LENGTH)
-    token, entry = _issue_token(session, org_id, now, label, actor)
+    if expires_at is not None and expires_at <= now:
+        raise ValidationFailed("a token's expiry must be in the future",
+                               errors={"json": {"expires_at": ["Must be in the future."]}})
+    token, entry = _issue_token(session, org_id, now, label, actor, expires_at)
     return replace(token, notarized=tuple(notary.record(session, [entry])))
 
 
 def _issue_token(session: Session, org_id: str, now: datetime, label: str | None,
-                 actor: str) -> tuple[IssuedToken, PendingEntry]:
+                 actor: str, expires_at: datetime | None = None
+                 ) -> tuple[IssuedToken, PendingEntry]:
     text = new_token()
     session.add(ApiToken(id=text.token_id, org_id=org_id, secret_hash=hash_secret(text.secret),
-                         label=label, created_at=now))
-    entry = PendingEntry(make_entry("token.created", actor, now, org=org_id, token=text.token_id),
-                         refs=(("org", org_id),))
+                         label=label, created_at=now, expires_at=expires_at))
+    expiry = {} if expires_at is None else {"expires_at": ledger.utc_timestamp(expires_at)}
+    entry = PendingEntry(make_entry("token.created", actor, now, org=org_id,
+                                    token=text.token_id, **expiry), refs=(("org", org_id),))
     return IssuedToken(text.token_id, org_id, str(text)), entry
 
 
@@ -166,11 +174,13 @@ class AuthenticatedOrg:
 
 # Built once: every request runs it, and building the statement cost more than running it.
 _TOKEN_LOOKUP = (
-    select(ApiToken.secret_hash, ApiToken.revoked_at, Organization.id, Organization.role)
+    select(ApiToken.secret_hash, ApiToken.revoked_at, ApiToken.expires_at, Organization.id,
+           Organization.role)
     .join(Organization).where(ApiToken.id == bindparam("token_id")))
 
 
-def authenticate(session: Session | Connection, authorization: str | None) -> AuthenticatedOrg:
+def authenticate(session: Session | Connection, authorization: str | None,
+                 now: datetime) -> AuthenticatedOrg:
     """The organisation behind an ``Authorization: Bearer`` header, or 401."""
     scheme, _, presented = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not presented.strip():
@@ -185,4 +195,6 @@ def authenticate(session: Session | Connection, authorization: str | None) -> Au
         raise AuthenticationError("invalid bearer token")
     if row.revoked_at is not None:
         raise AuthenticationError("revoked bearer token")
+    if row.expires_at is not None and row.expires_at <= now:
+        raise AuthenticationError("expired bearer token")
     return AuthenticatedOrg(row.id, row.role)

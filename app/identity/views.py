@@ -95,15 +95,17 @@ class Tokens(MethodView):
     @blp.response(201, IssuedTokenSchema)
     @blp.alt_response(404, response="DEFAULT_ERROR", description="no such organisation")
     def post(self, body, org_id):
-        """Create another token for the organisation (to rotate one: create, switch,
-        then revoke the old); the token is in this answer only."""
+        """Create another token for the organisation, valid until revoked or until
+        ``expires_at`` (to rotate one: create, switch, then revoke the old); the
+        token is in this answer only."""
         platform = current_platform()
         now = platform.now()
         issued: list[str] = []
 
         def action(session):
             token = services.create_token(session, platform.notary, org_id, now,
-                                          body.get("label"), actor=current_principal().org_id)
+                                          body.get("label"), actor=current_principal().org_id,
+                                          expires_at=body.get("expires_at"))
             issued.append(token.text)
             record = session.get(ApiToken, token.token_id)  # added by this session: no query
             return WriteResult(201, _token_write.dump(token_fields(record) | {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+from datetime import datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -66,6 +67,8 @@ def test_org_list_and_token_list_show_no_secret(cli_env):
     second = json.loads(run(cli_env, "token", "create", firm["org_id"], "--label", "ERP",
                             "--json").stdout)
     run(cli_env, "token", "revoke", second["token_id"])
+    third = json.loads(run(cli_env, "token", "create", firm["org_id"], "--expires-in-days", "90",
+                           "--json").stdout)
     listed = [json.loads(line) for line in run(cli_env, "org", "list", "--json").stdout.splitlines()]
     assert [(org["name"], org["role"]) for org in listed] == [("Zone Customs", "customs"),
                                                               ("Acme", "firm")]
@@ -73,11 +76,14 @@ def test_org_list_and_token_list_show_no_secret(cli_env):
     assert len(firms) == 1 and firms[0].startswith(firm["org_id"]) and firms[0].endswith("Acme")
     tokens = [json.loads(line) for line in
               run(cli_env, "token", "list", firm["org_id"], "--json").stdout.splitlines()]
-    assert [(t["label"], t["revoked_at"] is None) for t in tokens] == [(None, True), ("ERP", False)]
+    assert [(t["label"], t["revoked_at"] is None, t["expires_at"] is None) for t in tokens] == [
+        (None, True, True), ("ERP", False, True), (None, True, False)]
+    created = datetime.fromisoformat(tokens[2]["created_at"])
+    assert datetime.fromisoformat(tokens[2]["expires_at"]) - created == timedelta(days=90)
     text = run(cli_env, "token", "list", firm["org_id"]).stdout
-    assert "revoked" in text and "active" in text
+    assert "revoked" in text and "active" in text and "expires" in text
     for output in (text, json.dumps(tokens)):
-        for token in (firm["token"], second["token"]):
+        for token in (firm["token"], second["token"], third["token"]):
             assert parse_token(token).secret not in output
     missing = CliRunner().invoke(main, ["token", "list", "org_aaaaaaaaaaaaaaaa"], env=cli_env)
     assert missing.exit_code == 1 and "not found" in missing.output

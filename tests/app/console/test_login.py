@@ -6,11 +6,12 @@ from __future__ import annotations
 import base64
 import json
 import zlib
+from datetime import timedelta
 
 import pytest
 
 from app.identity.models import Role
-from app.identity.services import revoke_token
+from app.identity.services import create_token, revoke_token
 from app.identity.tokens import parse_token
 
 from .conftest import csrf_from, sign_in
@@ -138,6 +139,21 @@ def test_revoking_the_token_ends_its_console_session(console, platform, regulato
         revoke_token(session, platform.notary, parse_token(regulator.token).token_id,
                      platform.now())
     assert console.get("/console/").status_code == 302
+
+
+def test_an_expiring_token_signs_in_until_it_expires_and_its_session_ends_then(
+        client, platform, clock, make_org):
+    org = make_org(Role.REGULATOR, "Zone Regulator (audit contractor)")
+    with platform.db.write() as session:
+        issued = create_token(session, platform.notary, org.org_id, platform.now(),
+                              expires_at=platform.now() + timedelta(hours=2))
+    assert sign_in(client, issued.text).status_code == 303
+    clock.advance(hours=1, minutes=59)
+    assert client.get("/console/").status_code == 200
+    clock.advance(minutes=1)
+    assert client.get("/console/").status_code == 302
+    answer = sign_in(client, issued.text)
+    assert answer.status_code == 401 and "expired" in answer.text
 
 
 def test_session_expires_after_eight_hours(console, clock):

@@ -4,8 +4,12 @@ learns about another organisation's tokens; secrets are shown once."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
+
+import ledger
 
 from app.identity.models import ApiToken
 from app.identity.tokens import hash_secret, parse_token
@@ -110,7 +114,7 @@ def test_an_admin_rotates_a_firms_token(client, cast, check_receipt, clock):
     listed = client.get(f"{ORGS}/{exporter.org_id}/tokens", headers=_bearer(new["token"]))
     assert [(t["id"], t["label"], t["revoked_at"] is None) for t in listed.get_json()] == [
         (old_id, None, False), (new["id"], "ERP, 2026-12", True)]
-    assert all(set(t) == {"id", "org_id", "label", "created_at", "revoked_at"}
+    assert all(set(t) == {"id", "org_id", "label", "created_at", "revoked_at", "expires_at"}
                for t in listed.get_json())  # never a secret or its hash
 
 
@@ -201,3 +205,42 @@ def test_the_stored_idempotent_answer_holds_no_secret(client, cast, platform):
     with platform.db.read() as session:
         bodies = list(session.scalars(select(IdempotencyRecord.body)))
     assert bodies and all(secret not in body for body in bodies)
+
+
+def test_a_token_with_an_expiry_works_until_then_and_is_401_after(client, cast, clock,
+                                                                   check_receipt):
+    clock.advance(minutes=1)  # after the exporter's first token, so listed after it
+    expires_at = (clock() + timedelta(days=30)).isoformat()
+    issued = client.post(f"{ORGS}/{cast.exporter.org_id}/tokens",
+                         json={"label": "audit firm, 30 days", "expires_at": expires_at},
+                         headers=cast.admin.headers).get_json()
+    assert issued["expires_at"] == expires_at
+    (entry,) = check_receipt(issued["receipt"], count=1)
+    assert entry["expires_at"] == ledger.utc_timestamp(clock() + timedelta(days=30))
+    headers = _bearer(issued["token"])
+    clock.advance(days=29, hours=23, minutes=59)
+    assert client.get("/api/v1/keys", headers=headers).status_code == 200
+    clock.advance(minutes=1)
+    refused = client.get("/api/v1/keys", headers=headers)
+    assert refused.status_code == 401 and refused.get_json()["message"] == "expired bearer token"
+    listed = client.get(f"{ORGS}/{cast.exporter.org_id}/tokens", headers=cast.exporter.headers)
+    assert [t["expires_at"] for t in listed.get_json()] == [None, expires_at]
+
+
+@pytest.mark.parametrize("expires_at, status, message", [
+    ("now", 422, "Must be in the future."),
+    ("2026-01-01T00:00:00Z", 422, "Must be in the future."),
+    ("2027-01-01T00:00:00", 422, "Not a valid aware datetime."),
+    ("next year", 422, "Not a valid datetime."),
+    ("0001-01-01T00:00:00+05:00", 422, "Out of range once converted to UTC."),
+])
+def test_an_expiry_that_is_not_a_future_time_is_422(client, cast, clock, snapshot, expires_at,
+                                                    status, message):
+    if expires_at == "now":
+        expires_at = clock().isoformat()
+    before = snapshot()
+    response = client.post(f"{ORGS}/{cast.exporter.org_id}/tokens",
+                           json={"expires_at": expires_at}, headers=cast.admin.headers)
+    assert response.status_code == status
+    assert response.get_json()["errors"]["json"] == {"expires_at": [message]}
+    assert snapshot() == before
