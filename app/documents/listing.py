@@ -1,4 +1,7 @@
-"""Listing documents an organisation may see, filtered, newest first, by cursor."""
+"""Listing documents an organisation may see in full, filtered, newest first,
+by cursor: what it owns or holds (customs: what is addressed to it;
+regulators: everything), and an eBL offered to it while the offer is pending,
+so that a transferee finds what it is asked to accept (``offered``)."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from app.cursor import after_cursor, decode_cursor, encode_cursor
 from app.identity.auth import Principal
 from app.identity.models import Role
 
-from .models import Document, DocumentParty, DocumentStatus
+from .models import Document, DocumentParty, DocumentStatus, EblTransfer, TransferStatus
 
 
 @dataclass(frozen=True)
@@ -22,12 +25,14 @@ class DocumentFilter:
     counterparty: str | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
+    offered: bool = False  # only eBLs with a transfer pending to the caller
 
 
 def list_documents(session: Session, principal: Principal, wanted: DocumentFilter, limit: int,
                    cursor: str | None) -> tuple[list[Document], str | None]:
     """One page of documents and the cursor of the next page (None at the end)."""
-    query = select(Document).where(_visible_to(principal))
+    query = select(Document).where(
+        _offered_to(principal) if wanted.offered else _visible_to(principal))
     if wanted.doc_type:
         query = query.where(Document.doc_type == wanted.doc_type)
     if wanted.status:
@@ -48,9 +53,15 @@ def list_documents(session: Session, principal: Principal, wanted: DocumentFilte
 
 
 def _visible_to(principal: Principal):
+    """Documents the principal sees in full (``access.has_full_access``)."""
     if principal.role == Role.REGULATOR:
         return Document.id.is_not(None)
     if principal.role == Role.CUSTOMS:
         return Document.addressed_to_org_id == principal.org_id
     return or_(Document.owner_org_id == principal.org_id,
-               Document.holder_org_id == principal.org_id)
+               Document.holder_org_id == principal.org_id, _offered_to(principal))
+
+
+def _offered_to(principal: Principal):
+    return Document.id.in_(select(EblTransfer.document_id).where(
+        EblTransfer.to_org_id == principal.org_id, EblTransfer.status == TransferStatus.PENDING))

@@ -85,6 +85,9 @@ class DocumentQuerySchema(StrictSchema):
     counterparty = OrgId()
     created_from = fields.AwareDateTime(format="iso", validate=utc_representable)
     created_to = fields.AwareDateTime(format="iso", validate=utc_representable)
+    offered = fields.Boolean(load_default=False, metadata={
+        "description": "true: only the eBLs offered to you, whose transfer awaits your "
+                       "accept or reject (GET .../transfers names it)"})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     cursor = fields.String(validate=validate.Length(max=200))
 

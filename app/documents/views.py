@@ -69,9 +69,11 @@ class Documents(MethodView):
     @blp.arguments(DocumentQuerySchema(), location="query", unknown=RAISE)
     @blp.response(200, DocumentPageSchema)
     def get(self, query):
-        """Documents you own or hold (customs: addressed to you; regulators: all)."""
+        """Documents you own or hold, and eBLs offered to you (customs: addressed to
+        you; regulators: all)."""
         wanted = DocumentFilter(query.get("type"), query.get("status"), query.get("counterparty"),
-                                query.get("created_from"), query.get("created_to"))
+                                query.get("created_from"), query.get("created_to"),
+                                query["offered"])
         with current_platform().db.read() as session:
             items, cursor = list_documents(session, current_principal(), wanted,
                                            query["limit"], query.get("cursor"))

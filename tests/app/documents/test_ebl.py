@@ -47,6 +47,31 @@ def test_shipper_to_bank_to_consignee_then_surrender(client, cast, ebl, check_re
         (cast.bank.org_id, "accepted"), (cast.importer.org_id, "accepted")]
 
 
+def test_an_offered_ebl_is_listed_to_its_transferee_while_the_offer_is_pending(
+        client, cast, ebl):
+    def listed(org, query=""):
+        response = client.get(f"/api/v1/documents{query}", headers=org.headers)
+        assert response.status_code == 200, response.get_json()
+        return [document["id"] for document in response.get_json()["items"]]
+
+    assert ebl["id"] not in listed(cast.bank)
+    offer = transfer(client, ebl["id"], cast.exporter, cast.bank).get_json()
+    assert listed(cast.bank, "?offered=true") == [ebl["id"]]
+    assert ebl["id"] in listed(cast.bank)
+    assert listed(cast.exporter, "?offered=true") == []  # the holder made the offer
+    assert ebl["id"] not in listed(cast.importer) + listed(cast.importer, "?offered=true")
+    history = client.get(f"/api/v1/documents/{ebl['id']}/transfers",
+                         headers=cast.bank.headers).get_json()
+    assert [t["id"] for t in history if t["status"] == "pending"] == [offer["id"]]
+
+    assert decide(client, ebl["id"], offer["id"], cast.bank, "reject").status_code == 200
+    assert ebl["id"] not in listed(cast.bank)
+    again = transfer(client, ebl["id"], cast.exporter, cast.bank).get_json()
+    assert decide(client, ebl["id"], again["id"], cast.bank).status_code == 200
+    assert ebl["id"] in listed(cast.bank)  # now as its holder
+    assert listed(cast.bank, "?offered=true") == []
+
+
 def test_only_the_holder_can_transfer(client, cast, ebl, snapshot):
     before = snapshot()
     by_carrier = transfer(client, ebl["id"], cast.carrier, cast.bank)  # owner, not holder
