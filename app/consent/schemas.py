@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import Schema, fields, validate
 
 from app.documents.types import DATA_CATEGORIES, DOCUMENT_TYPES
 from app.documents.types.fields import (
     ConsentId, DocumentId, OrgId, storable_text, utc_representable,
 )
 from app.notary.schemas_receipt import ReceiptSchema
+from app.strict_schema import StrictSchema
 
 from .services import ACTIONS, NO_ACTION
 
 
-class GrantSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
+class GrantSchema(StrictSchema):
     recipient_org_id = OrgId(required=True)
     purpose = fields.String(required=True, validate=[validate.Length(min=3, max=2000),
                                                      storable_text], metadata={
@@ -77,14 +75,17 @@ GRANT_EXAMPLE = {
 }
 
 
-class ConsentQuerySchema(Schema):
-    class Meta:
-        unknown = RAISE
-
+class ConsentQuerySchema(StrictSchema):
     direction = fields.String(validate=validate.OneOf(["granted", "received"]))
     status = fields.String(validate=validate.OneOf(["active", "revoked"]))
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     after = ConsentId()
+
+
+class CoveredQuerySchema(StrictSchema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    cursor = fields.String(validate=validate.Length(max=200), metadata={
+        "description": "the `next` of the previous page"})
 
 
 class ConsentPageSchema(Schema):

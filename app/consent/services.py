@@ -140,7 +140,17 @@ def consent_for_read(session: Session, principal: Principal, document: Document,
     for consent in candidates:
         if consent.refusal(now) is None and "read" in consent.allowed_actions:
             return consent
-    raise PermissionDenied(candidates[0].refusal(now) or "consent does not allow reading")
+    raise PermissionDenied(candidates[0].refusal(now) or _NOT_FOR_READING)
+
+
+_NOT_FOR_READING = "consent does not allow reading"
+
+
+def require_readable(consent: Consent, now: datetime) -> None:
+    """403 naming why, unless ``consent`` lets its recipient read at ``now``."""
+    refusal = consent.refusal(now)
+    if refusal is not None or "read" not in consent.allowed_actions:
+        raise PermissionDenied(refusal or _NOT_FOR_READING)
 
 
 def list_consents(session: Session, principal: Principal, direction: str | None,

@@ -12,10 +12,13 @@ from app.idempotency import WriteResult, perform_write
 from app.notary.receipts import receipt_for
 from app.platform import current_platform
 
+from app.documents.listing import list_covered
+from app.documents.schemas import DocumentPageSchema, document_fields
+
 from . import services
 from .schemas import (
     GRANT_EXAMPLE, ConsentPageSchema, ConsentQuerySchema, ConsentSchema, ConsentWriteSchema,
-    GrantSchema,
+    CoveredQuerySchema, GrantSchema,
 )
 
 blp = Blueprint("consents", __name__, url_prefix="/api/v1/consents",
@@ -67,6 +70,32 @@ class ConsentItem(MethodView):
         """One consent, for its owner, its recipient or a regulator."""
         with current_platform().db.read() as session:
             return services.visible_consent(session, current_principal(), consent_id)
+
+
+@blp.route("/<consent_id>/documents")
+class CoveredDocuments(MethodView):
+    @protected(blp, Role.FIRM, Role.CUSTOMS, Role.REGULATOR)
+    @blp.arguments(CoveredQuerySchema(), location="query", unknown=RAISE)
+    @blp.response(200, DocumentPageSchema)
+    @blp.alt_response(403, response="DEFAULT_ERROR",
+                      description="to its recipient: the consent is revoked, expired, not yet "
+                                  "valid or does not allow reading")
+    @blp.alt_response(404, response="DEFAULT_ERROR", description="no such consent for you")
+    def get(self, query, consent_id):
+        """The documents this consent covers, newest first: their summaries, never
+        their content (read one with ``GET /documents/<id>?consent=<consent_id>``).
+        Its recipient sees them while the consent allows reading; its owner and
+        regulators always."""
+        platform = current_platform()
+        principal = current_principal()
+        with platform.db.read() as session:
+            consent = services.visible_consent(session, principal, consent_id)
+            if principal.org_id == consent.recipient_org_id:
+                services.require_readable(consent, platform.now())
+            items, cursor = list_covered(session, consent.owner_org_id, consent.document_ids,
+                                         consent.document_types, query["limit"],
+                                         query.get("cursor"))
+            return {"items": [document_fields(item) for item in items], "next": cursor}
 
 
 @blp.route("/<consent_id>/revoke")

@@ -44,6 +44,21 @@ def list_documents(session: Session, principal: Principal, wanted: DocumentFilte
         query = query.where(Document.created_at >= wanted.created_from)
     if wanted.created_to:
         query = query.where(Document.created_at < wanted.created_to)
+    return _page(session, query, limit, cursor)
+
+
+def list_covered(session: Session, owner_org_id: str, document_ids: list[str],
+                 document_types: list[str], limit: int,
+                 cursor: str | None) -> tuple[list[Document], str | None]:
+    """One page of the owner's documents that a consent names by id or by type
+    (``app.consent.services.covers``), newest first, and the next cursor."""
+    query = select(Document).where(Document.owner_org_id == owner_org_id, or_(
+        Document.id.in_(document_ids), Document.doc_type.in_(document_types)))
+    return _page(session, query, limit, cursor)
+
+
+def _page(session: Session, query, limit: int,
+          cursor: str | None) -> tuple[list[Document], str | None]:
     if cursor:
         query = query.where(after_cursor(decode_cursor(cursor), Document.created_at, Document.id))
     rows = list(session.scalars(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from app.identity.auth import current_principal, protected
@@ -14,6 +14,7 @@ from app.notary.receipts import receipt_for
 from app.notary.schemas_receipt import ReceiptSchema
 from app.devices.schemas import EXAMPLE_PUBLIC_JWK
 from app.platform import current_platform
+from app.strict_schema import StrictSchema
 from ledger.publickeys import ALGORITHMS
 
 from . import services
@@ -23,10 +24,7 @@ blp = Blueprint("keys", __name__, url_prefix="/api/v1/keys",
                 description="Public keys a firm signs document digests with.")
 
 
-class SigningKeyRegisterSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
+class SigningKeyRegisterSchema(StrictSchema):
     alg = fields.String(required=True, validate=validate.OneOf(ALGORITHMS))
     public_key = fields.Raw(required=True, metadata={
         "description": "SubjectPublicKeyInfo PEM text, or a public JWK object"})

@@ -32,6 +32,7 @@ MATRIX = [
     ("POST", "/api/v1/consents", {F}),
     ("GET", "/api/v1/consents", READERS),
     ("GET", "/api/v1/consents/x", READERS),
+    ("GET", "/api/v1/consents/x/documents", READERS),
     ("POST", "/api/v1/consents/x/revoke", {F}),
     ("POST", "/api/v1/keys", {F}),
     ("GET", "/api/v1/keys", {F}),

@@ -88,6 +88,73 @@ def test_consent_by_document_id_covers_only_that_document(client, cast, clock, s
                       headers=cast.importer.headers).status_code == 404
 
 
+def covered(client, consent_id, org, query=""):
+    return client.get(f"/api/v1/consents/{consent_id}/documents{query}", headers=org.headers)
+
+
+def test_a_recipient_finds_the_documents_a_consent_covers_and_reads_each(
+        client, cast, clock, submit, snapshot):
+    invoices = []
+    for _ in range(3):
+        clock.advance(seconds=1)
+        invoices.append(submit("commercial_invoice")["id"])
+    submit("packing_list")  # another type: not covered
+    submit("commercial_invoice", as_org=cast.bank)  # another owner: not covered
+    consent = grant(client, cast.exporter, cast.importer, clock).get_json()
+    before = snapshot()
+    first = covered(client, consent["id"], cast.importer, "?limit=2")
+    assert first.status_code == 200
+    rest = covered(client, consent["id"], cast.importer, f"?cursor={first.get_json()['next']}")
+    listed = first.get_json()["items"] + rest.get_json()["items"]
+    assert [item["id"] for item in listed] == invoices[::-1] and rest.get_json()["next"] is None
+    assert all("content" not in item and "salts" not in item for item in listed)
+    assert snapshot() == before  # listing is not reading: nothing logged
+    for reader in (cast.exporter, cast.regulator):
+        assert [item["id"] for item in covered(client, consent["id"], reader).get_json()[
+            "items"]] == invoices[::-1]
+    read = client.get(f"/api/v1/documents/{listed[0]['id']}?consent={consent['id']}",
+                      headers=cast.importer.headers)
+    assert read.status_code == 200 and read.get_json()["access"] == "consent"
+
+
+def test_a_consent_by_document_id_lists_only_those(client, cast, clock, submit):
+    first, _second = submit("commercial_invoice"), submit("commercial_invoice")
+    consent = grant(client, cast.exporter, cast.importer, clock, document_types=[],
+                    document_ids=[first["id"]]).get_json()
+    items = covered(client, consent["id"], cast.importer).get_json()["items"]
+    assert [item["id"] for item in items] == [first["id"]]
+
+
+@pytest.mark.parametrize("change, words", [
+    ("revoke", "revoked"), ("expire", "expired"), ("not_yet", "valid only from")])
+def test_the_recipient_lists_covered_documents_only_while_it_may_read(
+        client, cast, clock, invoice, snapshot, change, words):
+    overrides = {"not_yet": {"valid_from": (clock.now + timedelta(days=1)).isoformat()}}.get(
+        change, {})
+    consent = grant(client, cast.exporter, cast.importer, clock, **overrides)
+    assert consent.status_code == 201, consent.get_json()
+    consent_id = consent.get_json()["id"]
+    if change == "revoke":
+        client.post(f"/api/v1/consents/{consent_id}/revoke", headers=cast.exporter.headers)
+    if change == "expire":
+        clock.advance(days=30)
+    before = snapshot()
+    refused = covered(client, consent_id, cast.importer)
+    assert refused.status_code == 403 and words in refused.get_json()["message"]
+    owner = covered(client, consent_id, cast.exporter)  # its owner still sees what it covered
+    assert [item["id"] for item in owner.get_json()["items"]] == [invoice["id"]]
+    assert snapshot() == before
+
+
+def test_covered_documents_of_a_consent_that_is_not_yours_are_404(client, cast, clock, invoice):
+    consent = grant(client, cast.exporter, cast.importer, clock).get_json()
+    for stranger in (cast.bank, cast.customs):
+        assert covered(client, consent["id"], stranger).status_code == 404
+    assert covered(client, "cns_aaaaaaaaaaaaaaaa", cast.importer).status_code == 404
+    bad = covered(client, consent["id"], cast.importer, "?limit=0&cursor=%%%")
+    assert bad.status_code == 422 and set(bad.get_json()["errors"]["query"]) == {"limit"}
+
+
 def test_owner_sees_every_access_with_proofs(client, cast, clock, invoice, check_receipt):
     grant(client, cast.exporter, cast.importer, clock)
     for _ in range(3):
