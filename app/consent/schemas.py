@@ -40,6 +40,20 @@ class GrantSchema(StrictSchema):
         "description": "approved export-assessment reference (restricted categories abroad)"})
 
 
+class LimitSchema(StrictSchema):
+    """The terms to keep; each must be no wider than the consent's."""
+
+    document_ids = fields.List(DocumentId(), validate=validate.Length(max=500))
+    document_types = fields.List(fields.String(validate=validate.OneOf(sorted(DOCUMENT_TYPES))))
+    data_categories = fields.List(fields.String(validate=validate.OneOf(DATA_CATEGORIES)))
+    allowed_actions = fields.List(fields.String(validate=validate.OneOf(ACTIONS)))
+    expires_at = fields.AwareDateTime(format="iso", validate=utc_representable, metadata={
+        "description": "an end earlier than the consent's, still in the future"})
+
+
+LIMIT_EXAMPLE = {"data_categories": ["reference"], "expires_at": "2027-03-31T23:59:59Z"}
+
+
 class ConsentSchema(Schema):
     id = fields.String(required=True)
     owner_org_id = fields.String(required=True)

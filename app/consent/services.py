@@ -1,8 +1,12 @@
-"""Granting and revoking consent, and finding the consent a read relies on.
+"""Granting, limiting and revoking consent, and finding the consent a read
+relies on.
 
 A consent is checked against the zone's export policy when granted (422
 naming the rule), takes effect from ``valid_from``, and stops at once when
 revoked or at ``expires_at`` (checked at read time with the injected clock).
+Its owner may limit it while it is live: drop documents, types, data
+categories or actions, or end it sooner; never widen it (that is a new
+grant, checked against the policy again).
 The ledger records the terms that matter to an auditor; the free-text
 purpose stays off the ledger.
 """
@@ -94,6 +98,77 @@ def revoke(session: Session, notary: Notary, principal: Principal, consent_id: s
         "consent.revoked", principal.org_id, now, consent=consent.id,
         recipient=consent.recipient_org_id), _refs(consent))])
     return consent, notarized
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a limit keeps; None leaves a term as it is."""
+
+    document_ids: Sequence[str] | None = None
+    document_types: Sequence[str] | None = None
+    data_categories: Sequence[str] | None = None
+    allowed_actions: Sequence[str] | None = None
+    expires_at: datetime | None = None
+
+
+def limit(session: Session, notary: Notary, principal: Principal, consent_id: str,
+          limits: Limits, now: datetime) -> tuple[Consent, list[Notarized]]:
+    """Narrow a live consent at once (``consent.limited``, with the terms it now
+    has); a term that would widen is a 422 naming it, and so is a limit that
+    narrows nothing."""
+    consent = visible_consent(session, principal, consent_id, for_update=True)
+    if consent.owner_org_id != principal.org_id:
+        raise PermissionDenied("only the organisation that granted a consent can limit it")
+    if consent.status == ConsentStatus.REVOKED or now >= consent.expires_at:
+        raise Conflict(f"{consent.refusal(now)}: there is nothing left to limit")
+    narrowed = _narrowed_terms(consent, limits, now)
+    removed_documents = consent.document_ids
+    for name, value in narrowed.items():
+        setattr(consent, name, value)
+    notarized = notary.record(session, [PendingEntry(make_entry(
+        "consent.limited", principal.org_id, now, consent=consent.id,
+        recipient=consent.recipient_org_id, documents=consent.document_ids,
+        document_types=consent.document_types, data_categories=consent.data_categories,
+        actions=consent.allowed_actions, expires_at=utc_timestamp(consent.expires_at)),
+        _refs(consent, also_documents=removed_documents))])
+    return consent, notarized
+
+
+def _narrowed_terms(consent: Consent, limits: Limits, now: datetime) -> dict:
+    """The changed terms, or a 422 naming each term that would not narrow."""
+    changed: dict = {}
+    errors: dict[str, list[str]] = {}
+    for name in ("document_ids", "document_types", "data_categories", "allowed_actions"):
+        wanted = getattr(limits, name)
+        if wanted is None:
+            continue
+        current = getattr(consent, name)
+        extra = sorted(set(wanted) - set(current))
+        if extra:
+            errors[name] = [f"may only remove, and these are not in the consent: "
+                            f"{', '.join(extra)}"]
+        elif set(wanted) != set(current):
+            changed[name] = sorted(set(wanted))
+    for name in ("data_categories", "allowed_actions"):
+        if name in changed and not changed[name]:
+            errors[name] = ["must keep at least one (revoke the consent to end it)"]
+    if not changed.get("document_ids", consent.document_ids) \
+            and not changed.get("document_types", consent.document_types):
+        errors["document_ids"] = ["the consent would cover no document (revoke it instead)"]
+    if limits.expires_at is not None and limits.expires_at != consent.expires_at:
+        if limits.expires_at > consent.expires_at:
+            errors["expires_at"] = [f"may only come earlier than {consent.expires_at.isoformat()}"]
+        elif limits.expires_at <= max(now, consent.valid_from):
+            errors["expires_at"] = ["must stay in the future and after valid_from (revoke the "
+                                    "consent to end it now)"]
+        else:
+            changed["expires_at"] = limits.expires_at
+    if errors:
+        raise ValidationFailed("a limit may only narrow the consent", errors={"json": errors})
+    if not changed:
+        raise ValidationFailed("the limit changes nothing", errors={"json": {"_schema": [
+            "name at least one term to narrow"]}})
+    return changed
 
 
 def visible_consent(session: Session, principal: Principal, consent_id: str,
@@ -215,8 +290,9 @@ def _check_export_policy(session: Session, policy: ExportPolicy, terms: ConsentT
             field: [str(error)]}}) from error
 
 
-def _refs(consent: Consent) -> tuple[tuple[str, str], ...]:
+def _refs(consent: Consent, also_documents: Sequence[str] = ()) -> tuple[tuple[str, str], ...]:
     return (("consent", consent.id), ("org", consent.owner_org_id),
             ("org", consent.recipient_org_id)) + tuple(
-        ("document", document_id) for document_id in consent.document_ids)
+        ("document", document_id)
+        for document_id in sorted(set(consent.document_ids) | set(also_documents)))
 

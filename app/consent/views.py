@@ -17,8 +17,8 @@ from app.documents.schemas import DocumentPageSchema, document_fields
 
 from . import services
 from .schemas import (
-    GRANT_EXAMPLE, ConsentPageSchema, ConsentQuerySchema, ConsentSchema, ConsentWriteSchema,
-    CoveredQuerySchema, GrantSchema,
+    GRANT_EXAMPLE, LIMIT_EXAMPLE, ConsentPageSchema, ConsentQuerySchema, ConsentSchema,
+    ConsentWriteSchema, CoveredQuerySchema, GrantSchema, LimitSchema,
 )
 
 blp = Blueprint("consents", __name__, url_prefix="/api/v1/consents",
@@ -96,6 +96,27 @@ class CoveredDocuments(MethodView):
                                          consent.document_types, query["limit"],
                                          query.get("cursor"))
             return {"items": [document_fields(item) for item in items], "next": cursor}
+
+
+@blp.route("/<consent_id>/limit")
+class Limit(MethodView):
+    @protected(blp, Role.FIRM)
+    @blp.arguments(LimitSchema(), example=LIMIT_EXAMPLE)
+    @blp.response(200, ConsentWriteSchema)
+    @blp.alt_response(404, response="DEFAULT_ERROR", description="no such consent for you")
+    @blp.alt_response(409, response="DEFAULT_ERROR", description="revoked or expired")
+    def post(self, body, consent_id):
+        """Narrow a live consent at once: keep fewer documents, document types, data
+        categories or actions, or end it sooner. It never widens (grant anew for that);
+        the recipient's next read sees only what is left."""
+        platform = current_platform()
+        now = platform.now()
+
+        def action(session):
+            consent, notarized = services.limit(session, platform.notary, current_principal(),
+                                                consent_id, services.Limits(**body), now)
+            return _result(session, consent, notarized, 200)
+        return perform_write(action)
 
 
 @blp.route("/<consent_id>/revoke")

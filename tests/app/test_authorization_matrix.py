@@ -34,6 +34,7 @@ MATRIX = [
     ("GET", "/api/v1/consents/x", READERS),
     ("GET", "/api/v1/consents/x/documents", READERS),
     ("POST", "/api/v1/consents/x/revoke", {F}),
+    ("POST", "/api/v1/consents/x/limit", {F}),
     ("POST", "/api/v1/keys", {F}),
     ("GET", "/api/v1/keys", {F}),
     ("POST", "/api/v1/keys/x/revoke", {F}),

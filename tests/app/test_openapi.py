@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.consent.schemas import GRANT_EXAMPLE, GrantSchema
+from app.consent.schemas import GRANT_EXAMPLE, LIMIT_EXAMPLE, GrantSchema, LimitSchema
 from app.devices.schemas import REGISTER_EXAMPLE, RegisterSchema
 from app.documents import services
 from app.documents.schemas import (
@@ -43,7 +43,7 @@ def test_every_route_with_an_id_documents_404(spec):
 
 def test_every_request_body_documents_400_413_415_422_and_has_an_example(spec):
     bodies = [(path, method, op) for path, method, op in operations(spec) if "requestBody" in op]
-    assert len(bodies) == 9
+    assert len(bodies) == 10
     for path, method, op in bodies:
         assert {"400", "413", "415", "422"} <= set(op["responses"]), (method, path)
         assert "repeats a member name" in op["responses"]["400"]["description"], (method, path)
@@ -53,7 +53,7 @@ def test_every_request_body_documents_400_413_415_422_and_has_an_example(spec):
 
 def test_every_post_takes_an_idempotency_key_and_documents_its_errors(spec):
     posts = [(path, op) for path, method, op in operations(spec) if method == "post"]
-    assert len(posts) == 17
+    assert len(posts) == 18
     for path, op in posts:
         headers = [p["name"] for p in op.get("parameters", []) if p["in"] == "header"]
         assert headers == [HEADER], path
@@ -62,6 +62,7 @@ def test_every_post_takes_an_idempotency_key_and_documents_its_errors(spec):
 
 @pytest.mark.parametrize("path, method", [
     ("/api/v1/consents/{consent_id}/revoke", "post"),
+    ("/api/v1/consents/{consent_id}/limit", "post"),
     ("/api/v1/keys/{key_id}/revoke", "post"),
     ("/api/v1/orgs/{org_id}/tokens/{token_id}/revoke", "post"),
     ("/api/v1/devices/{device_id}/revoke", "post"),
@@ -104,6 +105,7 @@ def test_the_other_examples_load_through_their_schemas():
     OrganizationCreateSchema().load(ORG_EXAMPLE)
     TokenCreateSchema().load(TOKEN_EXAMPLE)
     GrantSchema().load(GRANT_EXAMPLE)
+    LimitSchema().load(LIMIT_EXAMPLE)
     registered = RegisterSchema().load(REGISTER_EXAMPLE)
     load_public_key(registered["alg"], registered["public_key"])
     key = SigningKeyRegisterSchema().load({"alg": "EdDSA",

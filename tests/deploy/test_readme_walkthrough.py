@@ -108,6 +108,8 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path):
     receipt = json.loads((work / "receipt.json").read_text())
     logged = [json.loads(base64.b64decode(entry["leaf_data"])) for entry in receipt["entries"]]
     assert [entry["type"] for entry in logged] == ["ebl.surrendered"], logged
+    # The consent was limited before it was revoked.
+    assert "limited to ['commercial', 'logistics', 'reference']" in output, output
     # After the revocation, the buyer's read is refused, saying why.
     assert re.search(r'"status": ?"Forbidden"', output) and "revoked" in output, output
     # The operator's check of the whole log finds nothing wrong.

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+import ledger
 from app.consent import services
 from app.documents import reads
 from app.documents import services as documents
@@ -153,6 +154,95 @@ def test_covered_documents_of_a_consent_that_is_not_yours_are_404(client, cast, 
     assert covered(client, "cns_aaaaaaaaaaaaaaaa", cast.importer).status_code == 404
     bad = covered(client, consent["id"], cast.importer, "?limit=0&cursor=%%%")
     assert bad.status_code == 422 and set(bad.get_json()["errors"]["query"]) == {"limit"}
+
+
+def limit(client, consent_id, org, **terms):
+    return client.post(f"/api/v1/consents/{consent_id}/limit", headers=org.headers, json=terms)
+
+
+def test_limiting_a_consent_narrows_the_next_read_and_is_logged(client, cast, clock, invoice,
+                                                                 submit, check_receipt):
+    packing = submit("packing_list")
+    consent = grant(client, cast.exporter, cast.importer, clock,
+                    document_types=["commercial_invoice", "packing_list"]).get_json()
+    before = client.get(f"/api/v1/documents/{invoice['id']}", headers=cast.importer.headers)
+    disclosed_before = set(before.get_json()["disclosure"]["disclosed"])
+    new_end = clock.now + timedelta(days=7)
+    limited = limit(client, consent["id"], cast.exporter, data_categories=["reference"],
+                    document_types=["commercial_invoice"], expires_at=new_end.isoformat())
+    assert limited.status_code == 200, limited.get_json()
+    body = limited.get_json()
+    assert (body["data_categories"], body["document_types"]) == (["reference"],
+                                                                 ["commercial_invoice"])
+    [entry] = check_receipt(body["receipt"], count=1)
+    assert entry["type"] == "consent.limited" and entry["consent"] == consent["id"]
+    assert (entry["data_categories"], entry["document_types"], entry["expires_at"]) == (
+        ["reference"], ["commercial_invoice"], ledger.utc_timestamp(new_end))
+
+    after = client.get(f"/api/v1/documents/{invoice['id']}", headers=cast.importer.headers)
+    disclosed_after = set(after.get_json()["disclosure"]["disclosed"])
+    assert disclosed_after and disclosed_after < disclosed_before  # fewer fields in clear
+    assert client.get(f"/api/v1/documents/{packing['id']}",
+                      headers=cast.importer.headers).status_code == 404  # no longer covered
+    clock.advance(days=7)
+    refused = client.get(f"/api/v1/documents/{invoice['id']}", headers=cast.importer.headers)
+    assert refused.status_code == 403 and "expired" in refused.get_json()["message"]
+
+
+def test_a_limit_by_document_id_is_logged_for_the_removed_document(client, cast, clock,
+                                                                   submit, platform):
+    first, second = submit("commercial_invoice"), submit("commercial_invoice")
+    consent = grant(client, cast.exporter, cast.importer, clock, document_types=[],
+                    document_ids=[first["id"], second["id"]]).get_json()
+    limited = limit(client, consent["id"], cast.exporter, document_ids=[first["id"]])
+    assert limited.status_code == 200 and limited.get_json()["document_ids"] == [first["id"]]
+    assert client.get(f"/api/v1/documents/{second['id']}",
+                      headers=cast.importer.headers).status_code == 404
+    # The removed document's history names the limit that took it out.
+    history = client.get(f"/api/v1/audit/entries?document={second['id']}",
+                         headers=cast.regulator.headers).get_json()["entries"]
+    assert [e["entry"]["type"] for e in history][-1] == "consent.limited"
+
+
+@pytest.mark.parametrize("terms, field", [
+    ({"data_categories": ["reference", "financial"]}, "data_categories"),
+    ({"document_types": ["packing_list"]}, "document_types"),
+    ({"document_ids": ["doc_aaaaaaaaaaaaaaaa"]}, "document_ids"),
+    ({"document_types": []}, "document_ids"),  # nothing left covered
+    ({"data_categories": []}, "data_categories"),
+    ({"allowed_actions": []}, "allowed_actions"),
+    ({"expires_at": "2030-01-01T00:00:00Z"}, "expires_at"),  # later
+    ({"expires_at": "2026-01-01T00:00:00Z"}, "expires_at"),  # in the past
+    ({"data_categories": ["reference", "commercial"]}, "_schema"),  # the same: narrows nothing
+    ({}, "_schema"),
+    ({"purpose": "something else"}, "purpose"),  # not a term that can be limited
+])
+def test_a_limit_that_would_not_narrow_is_422_and_writes_nothing(client, cast, clock, invoice,
+                                                                  snapshot, terms, field):
+    consent = grant(client, cast.exporter, cast.importer, clock).get_json()
+    before = snapshot()
+    response = limit(client, consent["id"], cast.exporter, **terms)
+    assert response.status_code == 422, response.get_json()
+    assert field in response.get_json()["errors"]["json"]
+    assert snapshot() == before
+    stored = client.get(f"/api/v1/consents/{consent['id']}", headers=cast.exporter.headers)
+    assert stored.get_json()["data_categories"] == ["commercial", "reference"]
+
+
+def test_only_the_owner_limits_a_live_consent(client, cast, clock, invoice, snapshot):
+    consent = grant(client, cast.exporter, cast.importer, clock).get_json()
+    narrower = {"data_categories": ["reference"]}
+    before = snapshot()
+    assert limit(client, consent["id"], cast.importer, **narrower).status_code == 403
+    assert limit(client, consent["id"], cast.bank, **narrower).status_code == 404
+    assert snapshot() == before
+    client.post(f"/api/v1/consents/{consent['id']}/revoke", headers=cast.exporter.headers)
+    revoked = limit(client, consent["id"], cast.exporter, **narrower)
+    assert revoked.status_code == 409 and "revoked" in revoked.get_json()["message"]
+    other = grant(client, cast.exporter, cast.importer, clock).get_json()
+    clock.advance(days=30)
+    expired = limit(client, other["id"], cast.exporter, **narrower)
+    assert expired.status_code == 409 and "expired" in expired.get_json()["message"]
 
 
 def test_owner_sees_every_access_with_proofs(client, cast, clock, invoice, check_receipt):
