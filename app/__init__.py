@@ -53,6 +53,11 @@ def create_app(config: Config | None = None, platform: Platform | None = None) -
     register_document_types(api.spec)
     for blueprint in API_BLUEPRINTS:
         api.register_blueprint(blueprint)
+    # Imported here, not at `import app`: prometheus-client picks its
+    # multiprocess mode when first imported (app/metrics.py says why).
+    from . import metrics
+    metrics.install(app)
+    api.register_blueprint(metrics.blp)
     app.register_blueprint(docs_blp)
     app.register_blueprint(console_blp)
     register_error_handlers(app)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import os
+import tempfile
 
 from gunicorn.app.base import BaseApplication
 
@@ -12,6 +14,8 @@ from .config import Config, ConfigError
 from .db import require_existing_database
 from .console.secret import SecretFileError, load_or_create_secret, secret_file_for
 from .platform import build_platform
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # app/metrics.py; not imported here (it says why)
 
 
 class _Server(BaseApplication):
@@ -36,6 +40,19 @@ class _Server(BaseApplication):
 
 def serve(config: Config, host: str, port: int, workers: int) -> None:
     """Check the database and keys, sign a checkpoint if needed, then serve."""
+    if os.environ.get(MULTIPROCESS_DIR):  # the operator's own: left as it is
+        _serve(config, host, port, workers)
+        return
+    # The workers' metrics files: fresh for each run, removed after it.
+    with tempfile.TemporaryDirectory(prefix="tradezone-metrics-") as metrics_dir:
+        os.environ[MULTIPROCESS_DIR] = metrics_dir
+        try:
+            _serve(config, host, port, workers)
+        finally:
+            del os.environ[MULTIPROCESS_DIR]
+
+
+def _serve(config: Config, host: str, port: int, workers: int) -> None:
     platform = build_platform(config)
     require_existing_database(config.database_url)
     _check_console_secret(config)

@@ -56,6 +56,7 @@ MATRIX = [
     ("POST", "/api/v1/orgs/org_x/tokens", {A}),
     ("GET", "/api/v1/orgs/org_x/tokens", ALL),
     ("POST", "/api/v1/orgs/org_x/tokens/x/revoke", ALL),
+    ("GET", "/metrics", {A}),
 ]
 
 

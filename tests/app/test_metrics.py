@@ -1,0 +1,126 @@
+"""The API's Prometheus metrics: requests by route template and status, the
+ledger's gauges, admins only; and under ``tradezone serve`` the workers'
+counts added up (prometheus-client's multiprocess mode)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from app.identity.models import Role
+from tests.services.ports import free_port, port_is_open
+
+TRADEZONE = Path(sys.executable).parent / "tradezone"
+
+
+def sample(text: str, name: str, **labels: str) -> float | None:
+    """The value of one series in Prometheus' text format, None if absent."""
+    for line in text.splitlines():
+        if not line.startswith(name + ("{" if labels else " ")):
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}")[0])) if labels else {}
+        if found == labels:
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+@pytest.fixture
+def admin(make_org):
+    return make_org(Role.ADMIN, "Zone Operator")
+
+
+def scrape(client, admin) -> str:
+    response = client.get("/metrics", headers=admin.headers)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.content_type.startswith("text/plain")
+    return response.get_data(as_text=True)
+
+
+def test_requests_are_counted_by_route_template_and_status(client, admin, make_org):
+    firm = make_org(Role.FIRM)
+    route = "/api/v1/documents/<document_id>"
+    labels = {"method": "GET", "route": route, "status": "404"}
+    before = sample(scrape(client, admin), "tz_api_requests_total", **labels) or 0
+    for n in range(3):
+        client.get(f"/api/v1/documents/doc_{'a' * 15}{n}", headers=firm.headers)
+    client.get("/no/such/path")
+    text = scrape(client, admin)
+    assert sample(text, "tz_api_requests_total", **labels) == before + 3
+    assert "doc_aaaa" not in text  # the template, never the path a client sent
+    assert sample(text, "tz_api_requests_total", method="GET", route="unmatched",
+                  status="404") >= 1
+    assert sample(text, "tz_api_request_seconds_count", method="GET", route=route) >= 3
+
+
+def test_the_ledger_gauges_follow_the_log(client, admin, platform, clock):
+    text = scrape(client, admin)
+    size = sample(text, "tz_ledger_entries")
+    assert size >= 2 and sample(text, "tz_ledger_checkpoint_size") == size  # the admin's org
+    clock.advance(seconds=90)
+    assert sample(scrape(client, admin), "tz_ledger_checkpoint_age_seconds") == 90.0
+
+
+@pytest.mark.parametrize("role", [Role.FIRM, Role.CUSTOMS, Role.REGULATOR])
+def test_only_an_admin_scrapes(client, make_org, role):
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers=make_org(role).headers).status_code == 403
+
+
+def test_under_tradezone_serve_the_workers_counts_add_up(tmp_path):
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
+           "TMPDIR": str(temp), "TZ_VAR_DIR": str(tmp_path / "var")}
+    for argv in (["db", "upgrade"], ["org", "create", "Zone Operator", "--role", "admin",
+                                     "--json"]):
+        done = subprocess.run([str(TRADEZONE), *argv], env=env, text=True, capture_output=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr
+    token = json.loads(done.stdout)["token"]
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as output:
+        server = subprocess.Popen([str(TRADEZONE), "serve", "--port", str(port), "--workers",
+                                   "2"], env=env, stdout=output, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while not port_is_open(port) and server.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+        def fetch(_n: int) -> int:
+            with urllib.request.urlopen(f"{base}/api/v1/ledger/key", timeout=30) as answer:
+                return answer.status
+
+        # Concurrent connections: a sync worker serves one at a time, so both serve.
+        with ThreadPoolExecutor(8) as pool:
+            assert list(pool.map(fetch, range(80))) == [200] * 80
+        (metrics_dir,) = temp.glob("tradezone-metrics-*")
+        assert len(list(metrics_dir.glob("counter_*.db"))) == 2  # one file per worker
+        request = urllib.request.Request(f"{base}/metrics",
+                                         headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            text = answer.read().decode()
+        assert sample(text, "tz_api_requests_total", method="GET", route="/api/v1/ledger/key",
+                      status="200") == 80
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{base}/metrics", timeout=30)
+        assert refused.value.code == 401
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0, log.read_text()
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert list(temp.iterdir()) == []  # the workers' metrics files are removed
