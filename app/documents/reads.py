@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.consent.models import Consent
 from app.consent.services import consent_for_read
-from app.errors import PermissionDenied
+from app.errors import Conflict, PermissionDenied
 from app.identity.auth import Principal
 from app.notary.receipts import receipt_for
 from app.notary.service import Notary, PendingEntry, make_entry
@@ -59,13 +59,17 @@ def log_consent_read(session: Session, notary: Notary, principal: Principal, pla
                      now: datetime) -> dict[str, Any]:
     """Log a read under consent (``document.accessed``) and answer with the
     disclosure and its evidence. The consent is checked again here: a
-    revocation committed since the plan was made wins."""
+    revocation committed since the plan was made wins, and a limit committed
+    since is :class:`ConsentChanged` (the read is planned again)."""
     document, version, consent = plan.document, plan.version, plan.consent
-    # Locked for share: a revocation in flight (it locks the consent for update)
-    # commits first and is seen here, so no access is logged after it.
-    refusal = session.get(Consent, consent.id, with_for_update={"read": True}).refusal(now)
+    # Locked for share: a revocation or limit in flight (each locks the consent
+    # for update) commits first and is seen here, so no access is logged after it.
+    current = session.get(Consent, consent.id, with_for_update={"read": True})
+    refusal = current.refusal(now)
     if refusal is not None:
         raise PermissionDenied(refusal)
+    if _terms(current) != _terms(consent):
+        raise ConsentChanged(f"consent {consent.id} was limited while this read was prepared")
     notarized = notary.record(session, [PendingEntry(
         make_entry("document.accessed", principal.org_id, now, document=document.id,
                    version=version.version, digest=version.digest, consent=consent.id,
@@ -79,6 +83,16 @@ def log_consent_read(session: Session, notary: Notary, principal: Principal, pla
     evidence = receipt_for(session, notarized, earlier=[version.entry_idx])
     return {"access": "consent", "consent_id": consent.id,
             "disclosure": plan.disclosure.to_json(), "evidence": evidence}
+
+
+class ConsentChanged(Conflict):
+    """The consent a read was planned under was limited before it was logged."""
+
+
+def _terms(consent: Consent) -> tuple:
+    """What a planned read relied on, besides the consent being live."""
+    return (sorted(consent.document_ids), sorted(consent.document_types),
+            sorted(consent.data_categories), sorted(consent.allowed_actions))
 
 
 def accesses(session: Session, document: Document, limit: int,

@@ -87,18 +87,27 @@ class DocumentItem(MethodView):
     @blp.response(200, DocumentViewSchema)
     @blp.alt_response(403, response="DEFAULT_ERROR", description="consent revoked or expired")
     @blp.alt_response(404, response="DEFAULT_ERROR", description="no such document for you")
+    @blp.alt_response(409, response="DEFAULT_ERROR",
+                      description="the consent was limited twice while the read was prepared")
     def get(self, query, document_id):
         """The document in full, or under consent only the covered fields with proofs
         (each consent read is logged on the ledger as ``document.accessed``)."""
         platform, now = _platform_now()
         principal = current_principal()
-        with platform.db.read() as session:
-            plan = reads.plan_read(session, principal, document_id, query.get("consent"), now)
-        if plan.consent is None:
-            return document_fields(plan.document) | plan.full_view()
-        with platform.db.write() as session:
-            view = reads.log_consent_read(session, platform.notary, principal, plan, now)
-        return document_fields(plan.document) | view
+        for attempt in range(2):  # again once if the consent was limited meanwhile
+            with platform.db.read() as session:
+                plan = reads.plan_read(session, principal, document_id, query.get("consent"),
+                                       now)
+            if plan.consent is None:
+                return document_fields(plan.document) | plan.full_view()
+            try:
+                with platform.db.write() as session:
+                    view = reads.log_consent_read(session, platform.notary, principal, plan,
+                                                  now)
+                return document_fields(plan.document) | view
+            except reads.ConsentChanged:
+                if attempt:
+                    raise
 
 
 @blp.route("/<document_id>/versions")

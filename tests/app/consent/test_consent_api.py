@@ -429,6 +429,42 @@ def test_a_revocation_between_deciding_and_logging_a_read_wins(client, cast, clo
     assert snapshot() == before
 
 
+def test_a_limit_between_deciding_and_logging_a_read_wins(client, cast, clock, invoice,
+                                                          platform, snapshot):
+    consent = grant(client, cast.exporter, cast.importer, clock).get_json()
+    reader = Principal(cast.importer.org_id, cast.importer.role)
+    with platform.db.read() as session:
+        plan = reads.plan_read(session, reader, invoice["id"], None, clock.now)
+    assert limit(client, consent["id"], cast.exporter,
+                 data_categories=["reference"]).status_code == 200
+    before = snapshot()
+    with pytest.raises(reads.ConsentChanged, match="limited"):
+        with platform.db.write() as session:
+            reads.log_consent_read(session, platform.notary, reader, plan, clock.now)
+    assert snapshot() == before  # nothing disclosed under the old terms is logged
+
+
+def test_a_read_whose_consent_is_limited_meanwhile_is_planned_again(client, cast, clock,
+                                                                    invoice, monkeypatch):
+    consent = grant(client, cast.exporter, cast.importer, clock).get_json()
+    planned = []
+    plan_read = reads.plan_read
+
+    def plan_then_limit(*args, **kwargs):
+        plan = plan_read(*args, **kwargs)
+        planned.append(plan)
+        if len(planned) == 1:  # the owner narrows the consent right after the first plan
+            assert limit(client, consent["id"], cast.exporter,
+                         data_categories=["reference"]).status_code == 200
+        return plan
+
+    monkeypatch.setattr(reads, "plan_read", plan_then_limit)
+    read = client.get(f"/api/v1/documents/{invoice['id']}", headers=cast.importer.headers)
+    assert read.status_code == 200 and len(planned) == 2
+    disclosed = read.get_json()["disclosure"]["disclosed"]
+    assert set(disclosed) == set(planned[1].fields) < set(planned[0].fields)
+
+
 def test_malformed_consent_ids_are_refused_not_500(client, cast, clock, invoice, snapshot):
     grant(client, cast.exporter, cast.importer, clock)
     before = snapshot()
