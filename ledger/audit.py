@@ -175,6 +175,9 @@ def describe(report: BundleReport) -> list[str]:
             f"{report.without_evidence} entries came without theirs (not checked); "
             f"{report.keys_bound} keys matched their registration entries, "
             f"{report.keys_unbound} keys came without one")
+    for index, values in report.disclosures:
+        lines.append(f"disclosed and verified against entry {index}'s digest: "
+                     f"{', '.join(sorted(values)) or 'no field'}")
     return lines
 
 

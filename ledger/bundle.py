@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from .checkpoint import Checkpoint, open_checkpoint
+from .disclosure import DisclosureError, verify_disclosure
 from .entry import check_entry, decode_entry
 from .errors import VerificationError
 from .hashing import HASH_SIZE, leaf_hash, node_hash
@@ -74,6 +75,7 @@ class BundleReport:
     without_evidence: int = 0
     keys_bound: int = 0
     keys_unbound: int = 0
+    disclosures: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -366,6 +368,9 @@ class _EvidenceKeys:
         entry, index = verified.entry, verified.index
         if index in self.registrations:
             self.registrations[index] = entry
+        if entry["type"] in DISCLOSABLE_TYPES and evidence is not None:
+            report.disclosures.append((index, _check_disclosure(entry, evidence)))
+            return
         checks = _EVIDENCE_CHECKS
         if entry["type"] not in checks:
             if evidence is not None:
@@ -496,6 +501,29 @@ def _same_json(signed: Any, logged: Any) -> bool:
     """The same claim (a JSON scalar): Python's ``==`` also takes true for 1 and
     false for 0."""
     return (type(signed) is bool) == (type(logged) is bool) and signed == logged
+
+
+# Entries that notarize a document version's digest: their evidence, when a
+# bundle carries one, is a disclosure of some of the version's fields.
+DISCLOSABLE_TYPES = ("document.issued", "document.amended")
+
+
+def _check_disclosure(entry: dict[str, Any], evidence: Any) -> dict[str, Any]:
+    """The disclosed fields (name -> value) of a redacted copy of the version the
+    entry notarized: their salted hashes and the hidden fields' hashes give the
+    digest the entry logged (``ledger.disclosure``)."""
+    if not isinstance(evidence, Mapping) or set(evidence) != {"disclosure"} \
+            or not isinstance(evidence["disclosure"], Mapping):
+        raise BundleFormatError("evidence of a document version must be an object with "
+                                "only a 'disclosure' object")
+    disclosure = evidence["disclosure"]
+    if disclosure.get("type") != entry.get("doc_type"):
+        raise EvidenceError(f"the disclosure is of a {disclosure.get('type')!r}, the entry "
+                            f"notarized a {entry.get('doc_type')!r}")
+    try:
+        return verify_disclosure(disclosure, expected_digest=entry.get("digest"))
+    except DisclosureError as error:
+        raise EvidenceError(str(error)) from error
 
 
 _EVIDENCE_CHECKS = {"device.event": (_check_device_event, "device"),

@@ -116,8 +116,11 @@ class _KeySchema(Schema):
 
 
 class _EvidenceSchema(Schema):
-    jws = fields.String(required=True, metadata={
+    jws = fields.String(metadata={
         "description": "the device's event JWS, or the firm's document signature JWS"})
+    disclosure = fields.Dict(metadata={
+        "description": "of a document version's entry, in a redacted copy: "
+                       "{type, digest, disclosed: {name: {value, salt}}, hidden: {name: hash}}"})
 
 
 class _AuditEntrySchema(BundleEntrySchema):

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from app.consent.models import Consent
 from app.consent.services import consent_for_read
-from app.errors import Conflict, PermissionDenied
+from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from app.identity.auth import Principal
-from app.notary.receipts import receipt_for
+from app.notary.receipts import receipt_for, receipt_for_indexes
 from app.notary.service import Notary, PendingEntry, make_entry
 from ledger.disclosure import Disclosure, disclose
 
@@ -83,6 +83,36 @@ def log_consent_read(session: Session, notary: Notary, principal: Principal, pla
     evidence = receipt_for(session, notarized, earlier=[version.entry_idx])
     return {"access": "consent", "consent_id": consent.id,
             "disclosure": plan.disclosure.to_json(), "evidence": evidence}
+
+
+def redacted_copy(session: Session, principal: Principal, document_id: str,
+                  version_number: int | None, field_names: set[str],
+                  categories: set[str]) -> dict[str, Any]:
+    """A redacted copy of a version for a reader with full access to hand over
+    outside the platform: an audit bundle of the version's ledger entry whose
+    evidence discloses ``field_names`` and the fields of ``categories`` (the
+    others as salted hashes). ``tradezone audit verify`` checks it offline,
+    down to each disclosed value. Nothing is logged: nothing is read that the
+    caller may not read in full."""
+    document = load_document(session, document_id)
+    if not has_full_access(session, principal, document):
+        raise NotFound(f"document {document_id} not found")
+    number = document.version if version_number is None else version_number
+    version = session.get(DocumentVersion, (document.id, number))
+    if version is None:
+        raise NotFound(f"document {document_id} has no version {number}")
+    categories_of = document_type(document.doc_type).field_categories
+    unknown = sorted(field_names - set(categories_of))
+    if unknown:
+        raise ValidationFailed(f"a {document.doc_type} has no field {', '.join(unknown)}",
+                               errors={"query": {"fields": [f"unknown: {', '.join(unknown)}"]}})
+    chosen = field_names | {name for name, category in categories_of.items()
+                            if category in categories}
+    disclosure = disclose(document.doc_type, version.content, version.salts, chosen)
+    bundle = receipt_for_indexes(session, [version.entry_idx])
+    bundle["entries"][0]["evidence"] = {"disclosure": disclosure.to_json()}
+    return {**bundle, "subject": {"kind": "document", "ref": document.id,
+                                  "version": version.version}}
 
 
 class ConsentChanged(Conflict):

@@ -5,14 +5,15 @@ from __future__ import annotations
 import base64
 import json
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from webargs.fields import DelimitedList
 
 from app.notary.schemas_receipt import ReceiptSchema
 from app.strict_schema import StrictSchema
 
 from .models import DocumentStatus
 from .types.fields import ConsentId, OrgId, utc_representable
-from .types import DOCUMENT_TYPES
+from .types import DATA_CATEGORIES, DOCUMENT_TYPES
 
 
 # The content of each type, by its schema's component name (app.apidoc registers them).
@@ -90,6 +91,23 @@ class DocumentQuerySchema(StrictSchema):
                        "accept or reject (GET .../transfers names it)"})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     cursor = fields.String(validate=validate.Length(max=200))
+
+
+class RedactedQuerySchema(StrictSchema):
+    field_names = DelimitedList(fields.String(validate=validate.Length(min=1, max=64)),
+                                data_key="fields", load_default=list, metadata={
+        "description": "the fields to disclose, comma-separated"})
+    categories = DelimitedList(fields.String(validate=validate.OneOf(DATA_CATEGORIES)),
+                               load_default=list, metadata={
+        "description": "disclose every field of these data categories, comma-separated"})
+    version = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1), metadata={
+        "description": "the version to redact (default: the current one)"})
+
+    @validates_schema
+    def _something_disclosed(self, data, **kwargs):
+        if not data.get("field_names") and not data.get("categories"):
+            raise ValidationError("name fields or categories to disclose (or both)",
+                                  field_name="fields")
 
 
 class ReadQuerySchema(StrictSchema):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from app.audit.schemas import AuditBundleSchema
 from app.errors import NotFound
 from app.identity.auth import current_principal, protected
 from app.identity.models import Role
@@ -20,7 +24,8 @@ from .listing import DocumentFilter, list_documents
 from .schemas import (
     SIGNATURE_EXAMPLE, TRANSFER_EXAMPLE, AccessPageSchema, AmendSchema, DocumentPageSchema,
     DocumentQuerySchema, DocumentViewSchema, DocumentWriteSchema, PageQuerySchema,
-    ReadQuerySchema, SignatureSchema, SignatureSubmitSchema, SignatureWriteSchema, SubmitSchema,
+    ReadQuerySchema, RedactedQuerySchema, SignatureSchema, SignatureSubmitSchema,
+    SignatureWriteSchema, SubmitSchema,
     TransferOfferSchema, TransferSchema, TransferWriteSchema, VersionSchema, amend_example,
     document_fields, submit_examples, transfer_fields,
 )
@@ -108,6 +113,26 @@ class DocumentItem(MethodView):
             except reads.ConsentChanged:
                 if attempt:
                     raise
+
+
+@blp.route("/<document_id>/redacted")
+class Redacted(MethodView):
+    @protected(blp, *READERS)
+    @blp.arguments(RedactedQuerySchema(), location="query", unknown=RAISE)
+    @blp.response(200, AuditBundleSchema)
+    @blp.alt_response(404, response="DEFAULT_ERROR",
+                      description="no such document or version for you (full access only)")
+    def get(self, query, document_id):
+        """A redacted copy to hand over outside the platform: an audit bundle of the
+        version's ledger entry whose evidence discloses the chosen fields (with their
+        salts) and only the salted hashes of the others. The receiver checks it
+        offline with ``tradezone audit verify``, down to each disclosed value.
+        For those who may read the document in full; nothing is logged."""
+        with current_platform().db.read() as session:
+            bundle = reads.redacted_copy(session, current_principal(), document_id,
+                                         query.get("version"), set(query["field_names"]),
+                                         set(query["categories"]))
+        return Response(json.dumps(bundle, separators=(",", ":")), mimetype="application/json")
 
 
 @blp.route("/<document_id>/versions")

@@ -20,6 +20,7 @@ MATRIX = [
     ("GET", D, READERS),
     ("POST", f"{D}/versions", {F}),
     ("GET", f"{D}/versions", READERS),
+    ("GET", f"{D}/redacted", READERS),
     ("POST", f"{D}/cancel", {F}),
     ("POST", f"{D}/transfers", {F}),
     ("GET", f"{D}/transfers", READERS),

@@ -102,12 +102,16 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path):
             stack.communicate()
             raise
 
-    # The eBL's surrender receipt, the document bundle and the device bundle verify offline.
-    assert output.count("OK") >= 3, output
+    # The surrender receipt, the redacted invoice and the document and device bundles
+    # verify offline.
+    assert output.count("OK") >= 4, output
     assert "FAIL" not in output and "Traceback" not in output, output
     receipt = json.loads((work / "receipt.json").read_text())
     logged = [json.loads(base64.b64decode(entry["leaf_data"])) for entry in receipt["entries"]]
     assert [entry["type"] for entry in logged] == ["ebl.surrendered"], logged
+    # The redacted invoice verified offline, down to its disclosed fields.
+    assert re.search(r"disclosed and verified against entry \d+'s digest: buyer, "
+                     r"invoice_number, seller, totals", output), output
     # The consent was limited before it was revoked.
     assert "limited to ['commercial', 'logistics', 'reference']" in output, output
     # After the revocation, the buyer's read is refused, saying why.

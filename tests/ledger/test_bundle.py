@@ -21,6 +21,7 @@ from ledger.bundle import (
     BundleVerifier, InclusionChecker, decode_entry_fast, entry_line, header_line,
     verify_bundle,
 )
+from ledger import disclosure
 from ledger.jws import generate_private_key, public_key_of, sign_compact
 
 ORIGIN = "test.example/log"
@@ -278,7 +279,7 @@ MUTATIONS = [
      None, "registration entry 10"),
     ("registration-of-5000-digits", lambda log, b: b["device_keys"]["gate-1"].update(
         registered=10 ** 5000), None, "'registered' must be an entry index"),
-    ("evidence-on-plain-entry", lambda log, b: _evidence(b, 10, "a.b.c"), 10, "has none"),
+    ("evidence-on-plain-entry", lambda log, b: _evidence(b, 0, "a.b.c"), 0, "has none"),
     ("evidence-not-an-object", lambda log, b: b["entries"][4].update(evidence="x"), 4,
      "evidence"),
     ("keys-not-an-object", lambda log, b: b.update(signing_keys=[]), None, "signing_keys"),
@@ -678,3 +679,81 @@ def test_a_checkpoint_note_with_non_ascii_or_surrogates_is_a_failure_not_a_trace
                  "\ud800" + bundle["checkpoint"]):
         result = verify_text(tmp_path, json.dumps(dict(bundle, checkpoint=note)), key)
         assert not result.ok and result.lines[0].startswith("FAIL bundle: "), result.lines
+
+
+# -- redacted copies: a disclosure as the evidence of a document version's entry --
+
+@pytest.fixture
+def plain() -> FakeLog:
+    """A log without device or signing keys in its bundles."""
+    log = FakeLog()
+    log.add("org.created", org="org_a", role="firm")
+    return log
+
+
+def _redacted_version(log: FakeLog, disclosed: set[str]) -> tuple[int, dict]:
+    content = {"invoice_number": "INV-7", "buyer": {"name": "Nordhandel GmbH"},
+               "total": {"amount": "10.00", "currency": "EUR"}}
+    salts = disclosure.new_salts(content)
+    digest = disclosure.document_digest("commercial_invoice", content, salts)
+    shown = disclosure.disclose("commercial_invoice", content, salts, disclosed).to_json()
+    index = log.add("document.issued", {"disclosure": shown}, document="doc_9",
+                    doc_type="commercial_invoice", version=1, digest=digest)
+    return index, shown
+
+
+def test_a_redacted_copy_verifies_down_to_each_disclosed_value(plain):
+    index, _shown = _redacted_version(plain, {"invoice_number", "total"})
+    report = verify_bundle(plain.bundle([index]), plain.verifier)
+    assert report.ok, report.failures
+    assert report.disclosures == [(index, {"invoice_number": "INV-7",
+                                           "total": {"amount": "10.00", "currency": "EUR"}})]
+
+
+@pytest.mark.parametrize("tamper, words", [
+    (lambda shown: shown["disclosed"]["total"]["value"].update(amount="1000.00"),
+     "do not match the digest"),
+    (lambda shown: shown["disclosed"]["total"].update(salt="A" * 22), "do not match the digest"),
+    (lambda shown: shown["hidden"].update(buyer="00" * 32), "do not match the digest"),
+    (lambda shown: shown["hidden"].pop("buyer"), "do not match the digest"),
+    (lambda shown: shown.update(type="packing_list"), "the entry notarized a 'commercial_invoice'"),
+    (lambda shown: shown.update(digest="sha256:" + "00" * 32), "do not match the digest"),
+    (lambda shown: shown["hidden"].update(total="ab" * 32), "both disclosed and hidden"),
+    (lambda shown: shown.pop("disclosed"), "malformed disclosure"),
+])
+def test_a_changed_redacted_copy_fails_on_its_entry(plain, tamper, words):
+    index, shown = _redacted_version(plain, {"invoice_number", "total"})
+    tamper(shown)
+    assert [(where, words in message) for where, message in
+            failures(plain.bundle([index]), plain)] == [(index, True)]
+
+
+def test_a_disclosure_of_another_version_fails(plain):
+    first, shown = _redacted_version(plain, {"invoice_number"})
+    second, _ = _redacted_version(plain, {"invoice_number"})  # other salts: another digest
+    plain.evidence[second] = {"disclosure": shown}
+    assert [where for where, _ in failures(plain.bundle([first, second]), plain)] == [second]
+
+
+@pytest.mark.parametrize("evidence", [{"disclosure": "x"}, {"disclosure": {}, "jws": "a.b.c"},
+                                      {"jws": "a.b.c"}, "disclosure"])
+def test_malformed_evidence_of_a_version_is_named(plain, evidence):
+    index, _ = _redacted_version(plain, {"invoice_number"})
+    plain.evidence[index] = evidence
+    [(where, message)] = failures(plain.bundle([index]), plain)
+    assert where == index and ("disclosure" in message or "malformed" in message)
+
+
+def test_a_disclosure_on_an_entry_of_another_type_is_refused(plain):
+    index = plain.add("document.cancelled", {"disclosure": {}}, document="doc_1")
+    assert [where for where, _ in failures(plain.bundle([index]), plain)] == [index]
+
+
+def test_the_offline_verifier_prints_what_was_disclosed(plain, tmp_path):
+    index, _ = _redacted_version(plain, {"invoice_number", "total"})
+    path = tmp_path / "redacted.json"
+    path.write_text(json.dumps(plain.bundle([index])))
+    result = verify_bundle_file(path, plain.signer.verifier_key)
+    assert result.ok, result.lines
+    assert f"disclosed and verified against entry {index}'s digest: invoice_number, total" \
+        in result.lines
