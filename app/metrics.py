@@ -22,7 +22,7 @@ import os
 import time
 from datetime import timezone
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from flask_smorest import Blueprint
 from prometheus_client import (
     CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest,
@@ -55,15 +55,26 @@ def install(app: Flask) -> None:
 
 
 def _start_timer() -> None:
-    g.tz_request_started = time.perf_counter()
+    request.environ[_STARTED] = time.perf_counter()
+
+
+_STARTED = "tradezone.request_started"
+# The labelled series, by (method, route, status): labels() takes a lock and
+# builds its key on every call, and this runs on every request.
+_series: dict[tuple[str, str, int], tuple] = {}
 
 
 def _observe(response: Response) -> Response:
-    started = g.get("tz_request_started")
-    route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-    REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+    rule = request.url_rule
+    key = (request.method, rule.rule if rule is not None else "unmatched", response.status_code)
+    series = _series.get(key)
+    if series is None:
+        series = _series[key] = (REQUESTS.labels(key[0], key[1], str(key[2])),
+                                 LATENCY.labels(key[0], key[1]))
+    series[0].inc()
+    started = request.environ.get(_STARTED)
     if started is not None:
-        LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+        series[1].observe(time.perf_counter() - started)
     return response
 
 
