@@ -7,21 +7,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
 from app.identity.models import Role
-from tests.services.ports import free_port, port_is_open
-
-TRADEZONE = Path(sys.executable).parent / "tradezone"
+from tests.services.tradezone_server import serving, tradezone
 
 
 def sample(text: str, name: str, **labels: str) -> float | None:
@@ -82,23 +76,10 @@ def test_under_tradezone_serve_the_workers_counts_add_up(tmp_path):
     temp.mkdir()
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
            "TMPDIR": str(temp), "TZ_VAR_DIR": str(tmp_path / "var")}
-    for argv in (["db", "upgrade"], ["org", "create", "Zone Operator", "--role", "admin",
-                                     "--json"]):
-        done = subprocess.run([str(TRADEZONE), *argv], env=env, text=True, capture_output=True,
-                              timeout=120)
-        assert done.returncode == 0, done.stderr
-    token = json.loads(done.stdout)["token"]
-    port = free_port()
-    log = tmp_path / "serve.log"
-    with open(log, "wb") as output:
-        server = subprocess.Popen([str(TRADEZONE), "serve", "--port", str(port), "--workers",
-                                   "2"], env=env, stdout=output, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while not port_is_open(port) and server.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.1)
-
+    tradezone(env, "db", "upgrade")
+    token = json.loads(tradezone(env, "org", "create", "Zone Operator", "--role", "admin",
+                                 "--json"))["token"]
+    with serving(env, tmp_path, workers=2) as base:
         def fetch(_n: int) -> int:
             with urllib.request.urlopen(f"{base}/api/v1/ledger/key", timeout=30) as answer:
                 return answer.status
@@ -106,10 +87,10 @@ def test_under_tradezone_serve_the_workers_counts_add_up(tmp_path):
         # Concurrent connections, until both workers have served some (a sync
         # worker serves one at a time; the second may still be starting).
         (metrics_dir,) = temp.glob("tradezone-metrics-*")
-        sent = 0
+        sent, deadline = 0, time.monotonic() + 60
         with ThreadPoolExecutor(8) as pool:
             while len(list(metrics_dir.glob("counter_*.db"))) < 2:
-                assert time.monotonic() < deadline + 60, "one worker served everything"
+                assert time.monotonic() < deadline, "one worker served everything"
                 assert list(pool.map(fetch, range(40))) == [200] * 40
                 sent += 40
         request = urllib.request.Request(f"{base}/metrics",
@@ -121,10 +102,4 @@ def test_under_tradezone_serve_the_workers_counts_add_up(tmp_path):
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"{base}/metrics", timeout=30)
         assert refused.value.code == 401
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=60) == 0, log.read_text()
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
-    assert list(temp.iterdir()) == []  # the workers' metrics files are removed
+    assert list(temp.iterdir()) == []  # stopped: the workers' metrics files are removed
