@@ -155,12 +155,17 @@ def token_list(ctx: click.Context, org_id: str, as_json: bool) -> None:
             if as_json:
                 click.echo(json.dumps(_json_times(token_fields(item))))
             else:
-                state = (f"revoked {item.revoked_at:%Y-%m-%d %H:%M}" if item.revoked_at
-                         else "active" if item.expires_at is None
-                         else f"expired {item.expires_at:%Y-%m-%d %H:%M}"
-                         if item.expires_at <= now else f"expires {item.expires_at:%Y-%m-%d %H:%M}")
-                click.echo(f"{item.id}  {state:<24}  created {item.created_at:%Y-%m-%d %H:%M}"
-                           f"  {item.label or ''}".rstrip())
+                click.echo(f"{item.id}  {_token_state(item, now):<24}  "
+                           f"created {item.created_at:%Y-%m-%d %H:%M}  {item.label or ''}".rstrip())
+
+
+def _token_state(token, now: datetime) -> str:
+    if token.revoked_at is not None:
+        return f"revoked {token.revoked_at:%Y-%m-%d %H:%M}"
+    if token.expires_at is None:
+        return "active"
+    verb = "expired" if token.expires_at <= now else "expires"
+    return f"{verb} {token.expires_at:%Y-%m-%d %H:%M}"
 
 
 @token.command("create")

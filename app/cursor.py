@@ -1,4 +1,4 @@
-"""Page cursors for lists ordered newest first by (created_at, id).
+"""Pages of lists ordered newest first by (created_at, id), and their cursors.
 
 A cursor is the last row's time and id, JSON in unpadded base64url: opaque
 to clients, and a malformed one is a 422 naming the ``cursor`` parameter.
@@ -10,7 +10,8 @@ import base64
 import json
 from datetime import datetime, timezone
 
-from sqlalchemy import and_, or_
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.orm import Session
 
 from .errors import ValidationFailed
 
@@ -34,7 +35,18 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
                                errors={"query": {"cursor": ["malformed"]}}) from error
 
 
-def after_cursor(decoded: tuple[datetime, str], created_column, id_column):
-    """The rows that come after the cursor's row, newest first."""
-    created, last_id = decoded
-    return or_(created_column < created, and_(created_column == created, id_column < last_id))
+def newest_first_page(session: Session, query: Select, created_column, id_column, limit: int,
+                      cursor: str | None) -> tuple[list, str | None]:
+    """One page of ``query``'s rows (ORM objects), newest first from after
+    ``cursor``, and the cursor of the next page (None at the end)."""
+    if cursor:
+        created, last_id = decode_cursor(cursor)
+        query = query.where(or_(created_column < created,
+                                and_(created_column == created, id_column < last_id)))
+    rows = list(session.scalars(
+        query.order_by(created_column.desc(), id_column.desc()).limit(limit + 1)))
+    page = rows[:limit]
+    if len(rows) <= limit:
+        return page, None
+    last = page[-1]
+    return page, encode_cursor(getattr(last, created_column.key), getattr(last, id_column.key))

@@ -35,8 +35,8 @@ from ledger.sqlstore import SqlLog
 from .identity.auth import protected
 from .identity.models import Role
 from .platform import Platform, current_platform
+from .serve import MULTIPROCESS_DIR
 
-MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 REQUESTS = Counter("tz_api_requests", "HTTP requests answered, by method, route and status",
                    ["method", "route", "status"])

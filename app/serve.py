@@ -15,7 +15,9 @@ from .db import require_existing_database
 from .console.secret import SecretFileError, load_or_create_secret, secret_file_for
 from .platform import build_platform
 
-MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # app/metrics.py; not imported here (it says why)
+# prometheus-client's multiprocess directory (app/metrics.py, which is not
+# imported here: it would fix prometheus-client's mode before this sets it).
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class _Server(BaseApplication):

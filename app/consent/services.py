@@ -213,19 +213,24 @@ def consent_for_read(session: Session, principal: Principal, document: Document,
         if not candidates:
             raise NotFound(f"document {document.id} not found")
     for consent in candidates:
-        if consent.refusal(now) is None and "read" in consent.allowed_actions:
+        if _read_refusal(consent, now) is None:
             return consent
-    raise PermissionDenied(candidates[0].refusal(now) or _NOT_FOR_READING)
-
-
-_NOT_FOR_READING = "consent does not allow reading"
+    raise PermissionDenied(_read_refusal(candidates[0], now))
 
 
 def require_readable(consent: Consent, now: datetime) -> None:
     """403 naming why, unless ``consent`` lets its recipient read at ``now``."""
+    refusal = _read_refusal(consent, now)
+    if refusal is not None:
+        raise PermissionDenied(refusal)
+
+
+def _read_refusal(consent: Consent, now: datetime) -> str | None:
+    """Why ``consent`` does not let its recipient read at ``now``, or None."""
     refusal = consent.refusal(now)
-    if refusal is not None or "read" not in consent.allowed_actions:
-        raise PermissionDenied(refusal or _NOT_FOR_READING)
+    if refusal is None and "read" not in consent.allowed_actions:
+        return "consent does not allow reading"
+    return refusal
 
 
 def list_consents(session: Session, principal: Principal, direction: str | None,

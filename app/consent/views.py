@@ -6,14 +6,13 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from app.documents.listing import list_covered
+from app.documents.schemas import DocumentPageSchema, document_fields
 from app.identity.auth import current_principal, protected
 from app.identity.models import Role
 from app.idempotency import WriteResult, perform_write
 from app.notary.receipts import receipt_for
 from app.platform import current_platform
-
-from app.documents.listing import list_covered
-from app.documents.schemas import DocumentPageSchema, document_fields
 
 from . import services
 from .schemas import (

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import AuthenticationError
 from app.identity.models import ApiToken, Organization, Role
-from app.identity.services import authenticate
+from app.identity.services import authenticate, token_refusal
 from app.identity.tokens import parse_token
 
 from .secret import load_or_create_secret, secret_file_for
@@ -118,8 +118,8 @@ def current_regulator(db_session: Session, now: datetime) -> Regulator | None:
     row = db_session.execute(
         select(ApiToken.revoked_at, ApiToken.expires_at, Organization.role, Organization.name)
         .join(Organization).where(ApiToken.id == token_id, Organization.id == org_id)).first()
-    if (row is None or row.revoked_at is not None or row.role != Role.REGULATOR
-            or (row.expires_at is not None and row.expires_at <= now)):
+    if (row is None or row.role != Role.REGULATOR
+            or token_refusal(row.revoked_at, row.expires_at, now) is not None):
         session.clear()
         return None
     return Regulator(org_id, row.name, token_id)

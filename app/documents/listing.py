@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from app.cursor import after_cursor, decode_cursor, encode_cursor
+from app.cursor import newest_first_page
 from app.identity.auth import Principal
 from app.identity.models import Role
 
@@ -44,7 +44,7 @@ def list_documents(session: Session, principal: Principal, wanted: DocumentFilte
         query = query.where(Document.created_at >= wanted.created_from)
     if wanted.created_to:
         query = query.where(Document.created_at < wanted.created_to)
-    return _page(session, query, limit, cursor)
+    return newest_first_page(session, query, Document.created_at, Document.id, limit, cursor)
 
 
 def list_covered(session: Session, owner_org_id: str, document_ids: list[str],
@@ -54,17 +54,7 @@ def list_covered(session: Session, owner_org_id: str, document_ids: list[str],
     (``app.consent.services.covers``), newest first, and the next cursor."""
     query = select(Document).where(Document.owner_org_id == owner_org_id, or_(
         Document.id.in_(document_ids), Document.doc_type.in_(document_types)))
-    return _page(session, query, limit, cursor)
-
-
-def _page(session: Session, query, limit: int,
-          cursor: str | None) -> tuple[list[Document], str | None]:
-    if cursor:
-        query = query.where(after_cursor(decode_cursor(cursor), Document.created_at, Document.id))
-    rows = list(session.scalars(
-        query.order_by(Document.created_at.desc(), Document.id.desc()).limit(limit + 1)))
-    page = rows[:limit]
-    return page, encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    return newest_first_page(session, query, Document.created_at, Document.id, limit, cursor)
 
 
 def _visible_to(principal: Principal):

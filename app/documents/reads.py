@@ -48,9 +48,7 @@ def plan_read(session: Session, principal: Principal, document_id: str,
     if has_full_access(session, principal, document) and consent_id is None:
         return ReadPlan(document, version)
     consent = consent_for_read(session, principal, document, consent_id, now)
-    categories = document_type(document.doc_type).field_categories
-    fields = frozenset(name for name, category in categories.items()
-                       if category in consent.data_categories)
+    fields = _fields_of(document.doc_type, consent.data_categories)
     disclosure = disclose(document.doc_type, version.content, version.salts, fields)
     return ReadPlan(document, version, consent, fields, disclosure)
 
@@ -101,18 +99,22 @@ def redacted_copy(session: Session, principal: Principal, document_id: str,
     version = session.get(DocumentVersion, (document.id, number))
     if version is None:
         raise NotFound(f"document {document_id} has no version {number}")
-    categories_of = document_type(document.doc_type).field_categories
-    unknown = sorted(field_names - set(categories_of))
+    unknown = sorted(field_names - set(document_type(document.doc_type).field_categories))
     if unknown:
         raise ValidationFailed(f"a {document.doc_type} has no field {', '.join(unknown)}",
                                errors={"query": {"fields": [f"unknown: {', '.join(unknown)}"]}})
-    chosen = field_names | {name for name, category in categories_of.items()
-                            if category in categories}
+    chosen = field_names | _fields_of(document.doc_type, categories)
     disclosure = disclose(document.doc_type, version.content, version.salts, chosen)
     bundle = receipt_for_indexes(session, [version.entry_idx])
     bundle["entries"][0]["evidence"] = {"disclosure": disclosure.to_json()}
     return {**bundle, "subject": {"kind": "document", "ref": document.id,
                                   "version": version.version}}
+
+
+def _fields_of(doc_type: str, categories) -> frozenset[str]:
+    """The fields of a document type that fall in some data ``categories``."""
+    return frozenset(name for name, category in document_type(doc_type).field_categories.items()
+                     if category in categories)
 
 
 class ConsentChanged(Conflict):

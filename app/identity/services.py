@@ -21,7 +21,7 @@ from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 import ledger
-from app.cursor import after_cursor, decode_cursor, encode_cursor
+from app.cursor import newest_first_page
 from app.errors import AuthenticationError, BadRequest, Conflict, NotFound, ValidationFailed
 from app.notary.service import Notarized, Notary, PendingEntry, make_entry
 
@@ -141,13 +141,8 @@ def list_organizations(session: Session, role: Role | None, limit: int,
     query = select(Organization)
     if role is not None:
         query = query.where(Organization.role == role)
-    if cursor:
-        query = query.where(after_cursor(decode_cursor(cursor), Organization.created_at,
-                                         Organization.id))
-    rows = list(session.scalars(query.order_by(Organization.created_at.desc(),
-                                               Organization.id.desc()).limit(limit + 1)))
-    page = rows[:limit]
-    return page, encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None
+    return newest_first_page(session, query, Organization.created_at, Organization.id, limit,
+                             cursor)
 
 
 def get_organization(session: Session, org_id: str, *, visible: bool = True) -> Organization:
@@ -193,8 +188,17 @@ def authenticate(session: Session | Connection, authorization: str | None,
     stored_hash = row.secret_hash if row else bytes(32)
     if not secret_matches(parsed.secret, stored_hash) or row is None:
         raise AuthenticationError("invalid bearer token")
-    if row.revoked_at is not None:
-        raise AuthenticationError("revoked bearer token")
-    if row.expires_at is not None and row.expires_at <= now:
-        raise AuthenticationError("expired bearer token")
+    refusal = token_refusal(row.revoked_at, row.expires_at, now)
+    if refusal is not None:
+        raise AuthenticationError(refusal)
     return AuthenticatedOrg(row.id, row.role)
+
+
+def token_refusal(revoked_at: datetime | None, expires_at: datetime | None,
+                  now: datetime) -> str | None:
+    """Why a token whose secret matched is refused at ``now``, or None."""
+    if revoked_at is not None:
+        return "revoked bearer token"
+    if expires_at is not None and expires_at <= now:
+        return "expired bearer token"
+    return None
