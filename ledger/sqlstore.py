@@ -171,6 +171,9 @@ class StoredCheckpoint:
     signed_at: datetime
 
 
+_NO_HEAD = "ledger_head row is missing; run the migrations"
+
+
 class SqlLog:
     """The log as one SQLAlchemy connection sees it; implements ``ledger.HashReader``.
 
@@ -314,7 +317,7 @@ class SqlLog:
         rows = self._fetch("SELECT size FROM ledger_head WHERE id = 1"
                            + (" FOR UPDATE" if lock else ""))
         if not rows:
-            raise IntegrityError("ledger_head row is missing; run the migrations")
+            raise IntegrityError(_NO_HEAD)
         return rows[0][0]
 
     def _advance_head(self, count: int) -> int:
@@ -324,7 +327,7 @@ class SqlLog:
         rows = self._fetch(f"UPDATE ledger_head SET size = size + {self._mark} WHERE id = 1 "
                            "RETURNING size", (count,))
         if not rows:
-            raise IntegrityError("ledger_head row is missing; run the migrations")
+            raise IntegrityError(_NO_HEAD)
         return rows[0][0] - count
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from app.identity.models import Role
 from tests.services.tradezone_server import serving, tradezone
@@ -20,12 +20,10 @@ from tests.services.tradezone_server import serving, tradezone
 
 def sample(text: str, name: str, **labels: str) -> float | None:
     """The value of one series in Prometheus' text format, None if absent."""
-    for line in text.splitlines():
-        if not line.startswith(name + ("{" if labels else " ")):
-            continue
-        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}")[0])) if labels else {}
-        if found == labels:
-            return float(line.rsplit(" ", 1)[1])
+    for family in text_string_to_metric_families(text):
+        for found in family.samples:
+            if found.name == name and found.labels == labels:
+                return found.value
     return None
 
 
