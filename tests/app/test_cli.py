@@ -223,3 +223,14 @@ def test_an_unexpected_database_error_shows_its_frames_but_not_the_row(cli_env, 
     assert result.stderr.splitlines()[-1] == (
         "Error: database error: psycopg.errors.UniqueViolation SQLSTATE 23505")
     assert "PERSONAL-DATA-MARKER" not in result.output
+
+
+@pytest.mark.parametrize("days", ["0", "-3", "3661", "soon"])
+def test_a_token_expiry_out_of_range_is_refused_and_writes_nothing(cli_env, days):
+    run(cli_env, "db", "upgrade")
+    org = json.loads(run(cli_env, "org", "create", "Acme", "--role", "firm", "--json").stdout)
+    refused = CliRunner().invoke(main, ["token", "create", org["org_id"], "--expires-in-days",
+                                        days], env=cli_env)
+    assert refused.exit_code == 2 and "--expires-in-days" in refused.output
+    listed = run(cli_env, "token", "list", org["org_id"], "--json").stdout.splitlines()
+    assert len(listed) == 1  # only the organisation's first token

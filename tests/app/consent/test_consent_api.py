@@ -147,13 +147,16 @@ def test_the_recipient_lists_covered_documents_only_while_it_may_read(
     assert snapshot() == before
 
 
-def test_covered_documents_of_a_consent_that_is_not_yours_are_404(client, cast, clock, invoice):
+def test_covered_documents_of_a_consent_that_is_not_yours_are_404(client, cast, clock, invoice,
+                                                                  snapshot):
     consent = grant(client, cast.exporter, cast.importer, clock).get_json()
+    before = snapshot()
     for stranger in (cast.bank, cast.customs):
         assert covered(client, consent["id"], stranger).status_code == 404
     assert covered(client, "cns_aaaaaaaaaaaaaaaa", cast.importer).status_code == 404
     bad = covered(client, consent["id"], cast.importer, "?limit=0&cursor=%%%")
     assert bad.status_code == 422 and set(bad.get_json()["errors"]["query"]) == {"limit"}
+    assert snapshot() == before
 
 
 def limit(client, consent_id, org, **terms):

@@ -72,6 +72,15 @@ def test_an_offered_ebl_is_listed_to_its_transferee_while_the_offer_is_pending(
     assert listed(cast.bank, "?offered=true") == []
 
 
+@pytest.mark.parametrize("value", ["maybe", "", "2"])
+def test_an_offered_filter_that_is_not_a_boolean_is_422(client, cast, ebl, snapshot, value):
+    before = snapshot()
+    response = client.get(f"/api/v1/documents?offered={value}", headers=cast.bank.headers)
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["query"] == {"offered": ["Not a valid boolean."]}
+    assert snapshot() == before
+
+
 def test_only_the_holder_can_transfer(client, cast, ebl, snapshot):
     before = snapshot()
     by_carrier = transfer(client, ebl["id"], cast.carrier, cast.bank)  # owner, not holder

@@ -82,8 +82,11 @@ def test_only_readers_with_full_access_get_one(client, cast, submit, clock):
     ("fields=totals&version=0", "version"),
     ("fields=totals&limit=3", "limit"),
 ])
-def test_a_bad_redaction_is_422_naming_the_parameter(client, cast, submit, query, field):
+def test_a_bad_redaction_is_422_naming_the_parameter(client, cast, submit, snapshot, query,
+                                                     field):
     invoice = submit("commercial_invoice")
+    before = snapshot()
     response = redacted(client, cast.exporter, invoice["id"], query)
     assert response.status_code == 422, response.get_json()
     assert field in json.dumps(response.get_json()["errors"]["query"])
+    assert snapshot() == before
