@@ -24,8 +24,8 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 def fold_right(subtree_hashes: Sequence[bytes]) -> bytes:
     """Combine the hashes of consecutive complete subtrees, largest first,
     into the hash of the range they cover: H(a, H(b, H(c, d)))."""
-    if not subtree_hashes:
-        return EMPTY_ROOT
+    if len(subtree_hashes) < 2:
+        return subtree_hashes[0] if subtree_hashes else EMPTY_ROOT
     result = subtree_hashes[-1]
     for left in reversed(subtree_hashes[:-1]):
         result = node_hash(left, result)

@@ -24,6 +24,10 @@ def span_nodes(start: int, end: int) -> list[Node]:
     Valid for every span a Merkle proof or root asks for: ``start`` is a
     multiple of the largest power of two not exceeding ``end - start``.
     """
+    width = end - start
+    if width > 0 and width & (width - 1) == 0 and start % width == 0:
+        level = width.bit_length() - 1  # one complete subtree: most spans of a proof
+        return [(level, start >> level)]
     nodes: list[Node] = []
     while start < end:
         width = end - start

@@ -4,15 +4,17 @@ proofs; entries for organisations with a token."""
 from __future__ import annotations
 
 import json
+from functools import partial
 
 from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 import ledger
+from app.db import Database
 from app.errors import NotFound, ValidationFailed
 from app.identity.auth import current_principal, protected
 from app.identity.models import Role
@@ -37,21 +39,26 @@ blp = Blueprint("ledger", __name__, url_prefix="/api/v1/ledger",
                 description="The verifiable log: checkpoints, proofs and entries.")
 
 
-def _tree_reader(connection: Connection, tree_size: int) -> CachedTreeReader:
+def _tree_reader(tree_size: int) -> CachedTreeReader:
     """The log's hashes for proofs, with a 404 for a tree it has not reached;
     ``ledger.prove`` answers the other range errors (index >= tree_size,
     first > second) with a 400. The log only grows, so a size this process
     has already seen needs no read, and neither does a stored row it has
-    already read (``ledger.rowcache``)."""
+    already read (``ledger.rowcache``): a proof over cached rows opens no
+    database connection."""
     platform = current_platform()
     seen = platform.log_size_seen
-    if seen.covers(tree_size):
-        return platform.tree_rows.reader(SqlLog(connection, known_size=seen.size))
-    log = SqlLog(connection)
-    seen.saw(log.size)
-    if tree_size > log.size:
-        raise NotFound(f"tree size {tree_size} is beyond the log's size {log.size}")
-    return platform.tree_rows.reader(log)
+    if not seen.covers(tree_size):
+        with platform.db.autocommit() as connection:
+            seen.saw(SqlLog(connection).size)
+        if not seen.covers(tree_size):
+            raise NotFound(f"tree size {tree_size} is beyond the log's size {seen.size}")
+    return platform.tree_rows.reader(seen.size, partial(_read_tree_rows, platform.db))
+
+
+def _read_tree_rows(db: Database, leaf_indexes: set[int]) -> dict[int, bytes]:
+    with db.autocommit() as connection:
+        return SqlLog(connection).read_tree_rows(leaf_indexes)
 
 
 def _query_integers(schema: Schema) -> dict[str, int]:
@@ -126,9 +133,8 @@ class InclusionProof(MethodView):
         """RFC 9162 inclusion proof (audit path) of leaf ``index`` in tree ``tree_size``."""
         query = _query_integers(_INCLUSION_QUERY)
         index, tree_size = query["index"], query["tree_size"]
-        with current_platform().db.autocommit() as connection:
-            reader = _tree_reader(connection, tree_size)
-            leaf, proof, root = ledger.prove.inclusion_evidence(reader, index, tree_size)
+        reader = _tree_reader(tree_size)
+        leaf, proof, root = ledger.prove.inclusion_evidence(reader, index, tree_size)
         return _proof_response({"index": index, "tree_size": tree_size, "leaf_hash": b64(leaf),
                                 "root_hash": b64(root), "proof": [b64(p) for p in proof]})
 
@@ -144,10 +150,9 @@ class ConsistencyProof(MethodView):
         """RFC 9162 consistency proof between trees of ``first`` and ``second`` leaves."""
         query = _query_integers(_CONSISTENCY_QUERY)
         first, second = query["first"], query["second"]
-        with current_platform().db.autocommit() as connection:
-            reader = _tree_reader(connection, second)
-            proof, first_root, second_root = ledger.prove.consistency_proof_and_roots(
-                reader, first, second)
+        reader = _tree_reader(second)
+        proof, first_root, second_root = ledger.prove.consistency_proof_and_roots(
+            reader, first, second)
         return _proof_response({"first": first, "second": second, "first_root": b64(first_root),
                                 "second_root": b64(second_root),
                                 "proof": [b64(p) for p in proof]})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+from sqlalchemy import event
 
 import ledger
 from app.identity.models import Role
@@ -179,3 +180,24 @@ def test_a_tree_the_log_reaches_later_is_served_once_it_exists(client, filled, m
     answer = client.get("/api/v1/ledger/proofs/inclusion?index=7&tree_size=8")
     assert answer.status_code == 200 and answer.get_json()["tree_size"] == 8
     assert client.get("/api/v1/ledger/proofs/consistency?first=6&second=9").status_code == 404
+
+
+def test_a_proof_over_rows_already_read_opens_no_connection(client, filled, platform):
+    connections = []
+
+    def opened(connection):
+        connections.append(connection)
+
+    engine = platform.db._autocommit_engine
+    event.listen(engine, "engine_connect", opened)
+    try:
+        first = client.get("/api/v1/ledger/proofs/inclusion?index=3&tree_size=6")
+        assert first.status_code == 200 and connections  # the size and the rows were read
+        seen = len(connections)
+        again = client.get("/api/v1/ledger/proofs/inclusion?index=3&tree_size=6")
+        assert again.get_json() == first.get_json()
+        assert len(connections) == seen
+        client.get("/api/v1/ledger/proofs/inclusion?index=0&tree_size=6")  # leaf 0's row is new
+        assert len(connections) == seen + 1
+    finally:
+        event.remove(engine, "engine_connect", opened)

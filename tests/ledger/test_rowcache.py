@@ -37,7 +37,7 @@ def test_proofs_through_the_cache_equal_proofs_from_the_database(db):
     cache = TreeRowCache()
     with db.read() as session:
         log = SqlLog(session.connection())
-        reader = cache.reader(log)
+        reader = cache.reader(log.size, log.read_tree_rows)
         for size in (1, 2, 63, 64, 65, 127, SIZE):
             for index in (0, size // 2, size - 1):
                 assert (prove.inclusion_evidence(reader, index, size)
@@ -51,11 +51,11 @@ def test_a_second_proof_over_the_same_rows_reads_nothing(db):
     cache = TreeRowCache()
     with db.read() as session:
         log = CountingLog(session.connection())
-        first = prove.inclusion_evidence(cache.reader(log), 17, SIZE)
+        first = prove.inclusion_evidence(cache.reader(SIZE, log.read_tree_rows), 17, SIZE)
         assert log.row_reads == 1
-        again = prove.inclusion_evidence(cache.reader(log), 17, SIZE)
+        again = prove.inclusion_evidence(cache.reader(SIZE, log.read_tree_rows), 17, SIZE)
         assert log.row_reads == 1 and again == first
-        prove.inclusion_evidence(cache.reader(log), 18, SIZE)  # shares most rows, not 18's
+        prove.inclusion_evidence(cache.reader(SIZE, log.read_tree_rows), 18, SIZE)  # not 18's row
         assert log.row_reads == 2
 
 
@@ -67,24 +67,34 @@ def test_a_malformed_row_is_refused_every_time_and_never_kept(db):
         log = CountingLog(session.connection())
         for reads in (1, 2):
             with pytest.raises(ledger.IntegrityError) as caught:
-                prove.inclusion_proof(cache.reader(log), 4, 8)
+                prove.inclusion_proof(cache.reader(SIZE, log.read_tree_rows), 4, 8)
             assert caught.value.index == 5
             assert log.row_reads == reads  # row 5 is read from the database each time
-        cache.read_rows(log, {3, 7})  # the well-formed rows of that proof were kept
+        cache.read_rows(log.read_tree_rows, {3, 7})  # the well-formed rows of that proof were kept
         assert log.row_reads == 2
+
+
+def test_a_missing_row_is_refused_naming_the_lowest_leaf(db):
+    cache = TreeRowCache()
+    with db.read() as session:
+        log = SqlLog(session.connection())
+        with pytest.raises(ledger.IntegrityError) as caught:
+            cache.read_rows(log.read_tree_rows, {3, SIZE + 7, SIZE + 2})
+        assert caught.value.index == SIZE + 2
+        assert len(cache) == 1  # row 3, which was there, is kept
 
 
 def test_the_cache_keeps_at_most_max_rows_dropping_the_first_cached(db):
     cache = TreeRowCache(max_rows=10)
     with db.read() as session:
         log = CountingLog(session.connection())
-        cache.read_rows(log, set(range(10)))
-        cache.read_rows(log, {10, 11, 12})
+        cache.read_rows(log.read_tree_rows, set(range(10)))
+        cache.read_rows(log.read_tree_rows, {10, 11, 12})
         assert len(cache) == 10
         reads = log.row_reads
-        assert set(cache.read_rows(log, set(range(3, 13)))) == set(range(3, 13))
+        assert set(cache.read_rows(log.read_tree_rows, set(range(3, 13)))) == set(range(3, 13))
         assert log.row_reads == reads  # rows 3..12 stayed
-        cache.read_rows(log, {0})
+        cache.read_rows(log.read_tree_rows, {0})
         assert log.row_reads == reads + 1  # row 0 went first
 
 
