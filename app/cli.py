@@ -78,11 +78,18 @@ def db_upgrade(ctx: click.Context) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 256))
-def serve(host: str, port: int, workers: int) -> None:
+@click.option("--metrics-port", envvar="TZ_API_METRICS_PORT", default=0, show_default=True,
+              type=click.IntRange(0, 65535),
+              help="Also serve Prometheus metrics, without a token, on this port "
+                   "(0: not at all; env TZ_API_METRICS_PORT).")
+@click.option("--metrics-host", envvar="TZ_API_METRICS_HOST", default="127.0.0.1",
+              show_default=True, help="The address of the metrics port (env TZ_API_METRICS_HOST).")
+def serve(host: str, port: int, workers: int, metrics_port: int, metrics_host: str) -> None:
     """Serve the API with gunicorn."""
-    from .serve import serve as run_server
+    from .serve import MetricsAddress, serve as run_server
 
-    run_server(Config.from_env(), host, port, workers)
+    metrics = MetricsAddress(metrics_host, metrics_port) if metrics_port else None
+    run_server(Config.from_env(), host, port, workers, metrics)
 
 
 @main.group()

@@ -1,14 +1,21 @@
-"""Prometheus metrics of the HTTP API, at ``GET /metrics`` (an admin's token):
-requests by method, route template and status, their latency, and the
-ledger's size and the age of its newest checkpoint (read at each scrape).
+"""Prometheus metrics of the HTTP API: requests by method, route template
+and status, their latency, and the ledger's size and the age of its newest
+checkpoint (read at each scrape). Two ways to scrape them:
+
+- ``tradezone serve --metrics-port P`` (``TZ_API_METRICS_PORT``): gunicorn's
+  master process serves them on 127.0.0.1:P (``--metrics-host`` for another
+  address) without a token, as the gateway serves its own; what a Prometheus
+  server should scrape, since no role of the contract is "monitoring only"
+  and any token it held would also read or administer the zone's data;
+- ``GET /metrics`` on the API with an admin's token, for a look by hand.
 
 gunicorn serves with several worker processes, each counting its own
 requests; prometheus-client's multiprocess mode adds them up. It is chosen
 when prometheus-client is first imported, from ``PROMETHEUS_MULTIPROC_DIR``:
-``tradezone serve`` sets that to a fresh directory before its workers start,
-and this module is imported only when a worker builds its app (never at
-``import app``). Serving with ``gunicorn wsgi:app`` by hand, set it yourself
-to an empty directory, or each scrape sees one worker's counts.
+``tradezone serve`` sets that to a fresh directory before anything imports
+this module (never imported at ``import app``). Serving with
+``gunicorn wsgi:app`` by hand, set it yourself to an empty directory, or
+each scrape sees one worker's counts.
 
 A route is its template (``/api/v1/documents/<document_id>``), never the
 path a client sent, so the series stay few; a request no route matched is
@@ -26,6 +33,7 @@ from flask import Flask, Response, request
 from flask_smorest import Blueprint
 from prometheus_client import (
     CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest,
+    start_http_server,
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -79,15 +87,24 @@ def _observe(response: Response) -> Response:
 
 
 class LedgerCollector:
-    """The ledger's size and its newest checkpoint, read when scraped."""
+    """The ledger's size and its newest checkpoint, read when scraped.
 
-    def __init__(self, platform: Platform) -> None:
+    ``keep_connections=False`` closes the database connection after each
+    scrape: in gunicorn's master, which forks workers at any time and must
+    not hand them an open connection."""
+
+    def __init__(self, platform: Platform, keep_connections: bool = True) -> None:
         self.platform = platform
+        self.keep_connections = keep_connections
 
     def collect(self):
-        with self.platform.db.autocommit() as connection:
-            log = SqlLog(connection)
-            size, latest = log.size, log.latest_checkpoint()
+        try:
+            with self.platform.db.autocommit() as connection:
+                log = SqlLog(connection)
+                size, latest = log.size, log.latest_checkpoint()
+        finally:
+            if not self.keep_connections:
+                self.platform.db.dispose()
         yield GaugeMetricFamily("tz_ledger_entries", "Entries in the ledger", value=size)
         if latest is not None:
             yield GaugeMetricFamily("tz_ledger_checkpoint_size",
@@ -105,9 +122,11 @@ class LedgerCollector:
 @blp.route("/metrics")
 @protected(blp, Role.ADMIN)
 @blp.response(200, content_type=CONTENT_TYPE_LATEST,
-              description="Prometheus text format; scrape with an admin token")
+              description="Prometheus text format (an admin's token)")
 def metrics():
-    """The API's metrics in Prometheus' text format."""
+    """The API's metrics in Prometheus' text format, for a look by hand; a
+    Prometheus server scrapes ``tradezone serve --metrics-port`` instead, which
+    needs no token."""
     if os.environ.get(MULTIPROCESS_DIR):
         requests = CollectorRegistry()
         MultiProcessCollector(requests)  # every worker's counts, added up
@@ -117,3 +136,15 @@ def metrics():
     ledger.register(LedgerCollector(current_platform()))
     return Response(generate_latest(requests) + generate_latest(ledger),
                     content_type=CONTENT_TYPE_LATEST)
+
+
+def serve_exporter(platform: Platform, host: str, port: int):
+    """Serve every worker's request metrics and the ledger's gauges on
+    host:port, without a token, from a thread of this process (gunicorn's
+    master); returns the server (``.shutdown()``). An address that cannot be
+    bound is an ``OSError``."""
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    registry.register(LedgerCollector(platform, keep_connections=False))
+    server, _thread = start_http_server(port, addr=host, registry=registry)
+    return server

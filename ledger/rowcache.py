@@ -52,7 +52,8 @@ class TreeRowCache:
         ``read_rows`` (once per ``read_hashes``) only for rows not cached yet."""
         return CachedTreeReader(size, read_rows, self)
 
-    def read_rows(self, read_rows: ReadRows, leaf_indexes: set[int]) -> dict[int, tuple[bytes, ...]]:
+    def read_rows(self, read_rows: ReadRows,
+                  leaf_indexes: set[int]) -> dict[int, tuple[bytes, ...]]:
         """The hashes of each row of ``leaf_indexes``: cached ones from memory,
         the others through ``read_rows`` in one call (and cached). A row that
         is missing or malformed is an ``IntegrityError`` naming its leaf (the

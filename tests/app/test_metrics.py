@@ -6,16 +6,22 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
+import socket
+import subprocess
 import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.identity.models import Role
-from tests.services.tradezone_server import serving, tradezone
+from tests.services.ports import free_port, port_is_open
+from tests.services.tradezone_server import BIN, serving, tradezone
 
 
 def sample(text: str, name: str, **labels: str) -> float | None:
@@ -69,12 +75,27 @@ def test_only_an_admin_scrapes(client, make_org, role):
     assert client.get("/metrics", headers=make_org(role).headers).status_code == 403
 
 
-def test_under_tradezone_serve_the_workers_counts_add_up(tmp_path):
+def serve_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """A migrated database under ``tmp_path``; temporary files in ``tmp_path/tmp``."""
     temp = tmp_path / "tmp"
     temp.mkdir()
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
-           "TMPDIR": str(temp), "TZ_VAR_DIR": str(tmp_path / "var")}
+           "TMPDIR": str(temp), "TZ_VAR_DIR": str(tmp_path / "var"), **extra}
     tradezone(env, "db", "upgrade")
+    return env
+
+
+def get(url: str, token: str | None = None) -> str:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers),
+                                timeout=30) as answer:
+        return answer.read().decode()
+
+
+def test_under_tradezone_serve_the_workers_counts_add_up(tmp_path):
+    metrics_port = free_port()
+    env = serve_env(tmp_path, TZ_API_METRICS_PORT=str(metrics_port))
+    temp = tmp_path / "tmp"
     token = json.loads(tradezone(env, "org", "create", "Zone Operator", "--role", "admin",
                                  "--json"))["token"]
     with serving(env, tmp_path, workers=2) as base:
@@ -91,13 +112,54 @@ def test_under_tradezone_serve_the_workers_counts_add_up(tmp_path):
                 assert time.monotonic() < deadline, "one worker served everything"
                 assert list(pool.map(fetch, range(40))) == [200] * 40
                 sent += 40
-        request = urllib.request.Request(f"{base}/metrics",
-                                         headers={"Authorization": f"Bearer {token}"})
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            text = answer.read().decode()
-        assert sample(text, "tz_api_requests_total", method="GET", route="/api/v1/ledger/key",
-                      status="200") == sent
+        key_route = {"method": "GET", "route": "/api/v1/ledger/key", "status": "200"}
+        text = get(f"{base}/metrics", token)
+        assert sample(text, "tz_api_requests_total", **key_route) == sent
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"{base}/metrics", timeout=30)
         assert refused.value.code == 401
+        # The master's metrics port: the same figures, no token asked.
+        scraped = get(f"http://127.0.0.1:{metrics_port}/metrics")
+        assert sample(scraped, "tz_api_requests_total", **key_route) == sent
+        assert sample(scraped, "tz_ledger_entries") == sample(text, "tz_ledger_entries") == 2
     assert list(temp.iterdir()) == []  # stopped: the workers' metrics files are removed
+    assert not port_is_open(metrics_port)
+
+
+def test_a_reload_by_sighup_keeps_serving_and_counting(tmp_path):
+    # gunicorn's workers unwind the stack they were forked with when they
+    # exit; one that removed the shared metrics directory on its way out
+    # made every later request a 500.
+    env = serve_env(tmp_path)
+    temp = tmp_path / "tmp"
+    with serving(env, tmp_path, workers=2) as base:
+        (metrics_dir,) = temp.glob("tradezone-metrics-*")
+        assert get(f"{base}/api/v1/ledger/key")
+        master = int(re.search(r"Listening at: \S+ \((\d+)\)",
+                               (tmp_path / "server.log").read_text()).group(1))
+        os.kill(master, signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while (tmp_path / "server.log").read_text().count("Booting worker") < 4:
+            assert time.monotonic() < deadline, "gunicorn did not reload"
+            time.sleep(0.1)
+        time.sleep(1)  # the old workers finish and exit
+        for _ in range(10):
+            assert get(f"{base}/api/v1/ledger/key")  # urlopen raises on a 500
+        assert metrics_dir.is_dir()
+    assert list(temp.iterdir()) == []
+
+
+def test_a_metrics_port_that_cannot_be_bound_stops_serve_with_one_line(tmp_path):
+    env = serve_env(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [str(BIN / "tradezone"), "serve", "--port", str(free_port()),
+             "--metrics-port", str(port)],
+            env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert f"cannot serve metrics on 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr and "Booting worker" not in done.stderr
+    assert list((tmp_path / "tmp").iterdir()) == []

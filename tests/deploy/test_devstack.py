@@ -27,7 +27,9 @@ def _device_events(api: str, token: str) -> list[dict]:
 
 def test_devstack_runs_api_broker_watcher_gateway_and_simulator_then_stops_them(tmp_path):
     port, mqtt_port, metrics_port = free_port(), free_port(), free_port()
-    env = dict(os.environ, TZ_VAR_DIR=str(tmp_path), TZ_GATEWAY_METRICS_PORT=str(metrics_port))
+    api_metrics_port = free_port()
+    env = dict(os.environ, TZ_VAR_DIR=str(tmp_path), TZ_GATEWAY_METRICS_PORT=str(metrics_port),
+               TZ_API_METRICS_PORT=str(api_metrics_port))
     stack = subprocess.Popen([sys.executable, str(ROOT / "deploy/devstack.py"), "--port", str(port),
                               "--mqtt-port", str(mqtt_port), "--rate", "5"],
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -54,6 +56,12 @@ def test_devstack_runs_api_broker_watcher_gateway_and_simulator_then_stops_them(
         assert set(first_seq.values()) == {1}, first_seq
         customs = json.loads(tokens.read_text())["organisations"]["customs"]["token"]
         _register_publish_and_revoke(api, customs, mqtt_port)
+        # The API's metrics on the master's port, no token: the requests above counted.
+        with urllib.request.urlopen(f"http://127.0.0.1:{api_metrics_port}/metrics",
+                                    timeout=5) as answer:
+            metrics = answer.read().decode()
+        assert 'route="/api/v1/audit/entries",status="200"' in metrics
+        assert "tz_ledger_entries" in metrics
     finally:
         children = _children(stack.pid)
         stack.send_signal(signal.SIGINT)

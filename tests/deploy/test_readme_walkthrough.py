@@ -39,10 +39,12 @@ def readme_block(heading: str) -> str:
     return match.group(1)
 
 
-def localized(block: str, api_port: int, metrics_port: int, var: Path) -> str:
+def localized(block: str, api_port: int, metrics_port: int, api_metrics_port: int,
+              var: Path) -> str:
     bin_dir = Path(sys.executable).parent
     return (block.replace("127.0.0.1:8000", f"127.0.0.1:{api_port}")
             .replace("127.0.0.1:9108", f"127.0.0.1:{metrics_port}")
+            .replace("127.0.0.1:9107", f"127.0.0.1:{api_metrics_port}")
             .replace("var/", f"{var}/")
             .replace(".venv/bin/", f"{bin_dir}/"))
 
@@ -74,9 +76,11 @@ def wait_for_demo(stack: subprocess.Popen, var: Path, api_port: int) -> None:
 
 def test_the_readme_walkthrough_runs_as_written(tmp_path):
     api_port, mqtt_port, metrics_port = free_port(), free_port(), free_port()
+    api_metrics_port = free_port()
     var, work = tmp_path / "var", tmp_path / "work"
     work.mkdir()
-    env = dict(os.environ, TZ_VAR_DIR=str(var), TZ_GATEWAY_METRICS_PORT=str(metrics_port))
+    env = dict(os.environ, TZ_VAR_DIR=str(var), TZ_GATEWAY_METRICS_PORT=str(metrics_port),
+               TZ_API_METRICS_PORT=str(api_metrics_port))
     for name in ("TZ_DATABASE_URL", "TZ_LEDGER_KEY_FILE"):  # the defaults under var/
         env.pop(name, None)
     stack = subprocess.Popen([sys.executable, str(ROOT / "deploy/devstack.py"),
@@ -86,7 +90,8 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path):
     try:
         wait_for_demo(stack, var, api_port)
         # The blocks share a shell, as the README says ("In the same shell").
-        script = "\n".join(localized(readme_block(heading), api_port, metrics_port, var)
+        script = "\n".join(localized(readme_block(heading), api_port, metrics_port,
+                                     api_metrics_port, var)
                            for heading in (FIRST_LOOK, DEVICES, ORGANISATIONS))
         assert script.count(str(Path(sys.executable).parent)) >= 4, \
             "the README no longer runs .venv/bin/ commands"
