@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.documents.schemas import MAX_LEDGER_INDEX
 from app.documents.types.fields import storable_text, utc_representable
 from app.notary.schemas import CanonicalInteger, EntrySchema
 from app.notary.schemas_receipt import BundleEntrySchema
+from app.strict_schema import StrictSchema
 
 REF_MAX = 80  # entry_refs.ref
 TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"  # contract section 2
@@ -52,7 +53,7 @@ def _ref(description: str) -> fields.String:
                          metadata={"description": description})
 
 
-class _TimeRange(Schema):
+class _TimeRange(StrictSchema):
     since = Rfc3339Time(data_key="from", metadata={
         "description": "entries at or after this RFC 3339 time (with offset)"})
     until = Rfc3339Time(data_key="to", metadata={
@@ -65,9 +66,6 @@ class _TimeRange(Schema):
 
 
 class SearchQuerySchema(_TimeRange):
-    class Meta:
-        unknown = RAISE
-
     org = _ref("entries naming this organisation")
     document = _ref("entries naming this document")
     consent = _ref("entries naming this consent")
@@ -91,9 +89,6 @@ SUBJECTS = ("document", "device", "org", "shipment")
 
 
 class BundleQuerySchema(_TimeRange):
-    class Meta:
-        unknown = RAISE
-
     document = _ref("a document's bundle")
     device = _ref("a device's bundle")
     org = _ref("an organisation's bundle")
