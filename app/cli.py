@@ -14,7 +14,7 @@ from ledger.logcheck import StoredCheckpointRow, check_log
 from ledger.sqlstore import SqlLog
 
 from .config import Config, ConfigError
-from .db import require_existing_database, unusable_database_line
+from .db import make_database_file_private, require_existing_database, unusable_database_line
 from .db_errors import DATABASE_ERRORS, describe, safe_traceback
 from .errors import AppError
 from .identity import services as identity
@@ -68,6 +68,8 @@ def db_upgrade(ctx: click.Context) -> None:
     from .migrate import upgrade
 
     platform = _platform(ctx, create_database=True)
+    if make_database_file_private(platform.config.database_url):
+        click.echo("the SQLite database was readable by other users: it is 0600 now", err=True)
     upgrade(platform.db.engine)
     with platform.db.write() as session:
         checkpoint = platform.notary.ensure_checkpoint(session)

@@ -236,13 +236,50 @@ def require_existing_database(url: str) -> None:
     """ConfigError when ``url`` names a SQLite file that does not exist: opening
     it would create it empty, for a command meant to run after `db upgrade`.
     Server databases, in-memory ones and SQLite URIs (their own ``mode=``) pass."""
+    database = _sqlite_file(url)
+    if database is not None and not database.exists():
+        raise ConfigError(f"the database TZ_DATABASE_URL={redacted_url(url)} does not "
+                          "exist: run `tradezone db upgrade`")
+
+
+def make_database_file_private(url: str) -> bool:
+    """Make a SQLite database file readable by its owner only (0600), as the
+    key files are: it holds every document, consent and token hash. A missing
+    file is created so (SQLite gives its -wal and -shm files the same mode);
+    an existing one loses any group and other access. True if an existing
+    file's mode changed. Server databases guard their own files."""
+    database = _sqlite_file(url)
+    if database is None:
+        return False
+    _make_directory_of(database)
+    try:
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        return False
+    except FileExistsError:
+        pass
+    except OSError as error:
+        raise ConfigError(f"TZ_DATABASE_URL: cannot create the SQLite database {database}: "
+                          f"{error.strerror or error}") from error
+    mode = database.stat().st_mode & 0o777
+    if not mode & 0o077:
+        return False
+    try:
+        database.chmod(mode & 0o700)
+    except OSError as error:
+        raise ConfigError(f"TZ_DATABASE_URL: the SQLite database {database} is readable by "
+                          f"other users and cannot be made private: "
+                          f"{error.strerror or error}") from error
+    return True
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite database URL; None for server databases, in-memory
+    ones and SQLite URIs (their own ``mode=``)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:") \
             or parsed.query.get("uri"):
-        return
-    if not Path(parsed.database).exists():
-        raise ConfigError(f"the database TZ_DATABASE_URL={redacted_url(url)} does not "
-                          "exist: run `tradezone db upgrade`")
+        return None
+    return Path(parsed.database)
 
 
 def unusable_database_line(error: BaseException, url: str) -> str | None:

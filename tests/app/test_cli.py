@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import stat
+from contextlib import closing
 from datetime import datetime, timedelta
 
 import pytest
@@ -43,6 +45,28 @@ def test_key_file_is_created_private(cli_env, tmp_path):
     run(cli_env, "db", "upgrade")
     mode = (tmp_path / "cli-key.pem").stat().st_mode
     assert stat.S_IMODE(mode) == 0o600
+
+
+def test_db_upgrade_creates_a_sqlite_database_only_its_owner_reads(tmp_path):
+    database = tmp_path / "data" / "zone.sqlite3"
+    env = {"TZ_DATABASE_URL": f"sqlite:///{database}",
+           "TZ_LEDGER_KEY_FILE": str(tmp_path / "cli-key.pem")}
+    assert run(env, "db", "upgrade").exit_code == 0
+    assert run(env, "org", "create", "Acme", "--role", "firm").exit_code == 0
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    # SQLite gives its write-ahead log and shared-memory files the database's mode.
+    with closing(sqlite3.connect(database)) as connection:
+        connection.execute("UPDATE ledger_head SET size = size")  # a write: the WAL exists
+        connection.commit()
+        for suffix in ("-wal", "-shm"):
+            beside = database.with_name(database.name + suffix)
+            assert stat.S_IMODE(beside.stat().st_mode) == 0o600, suffix
+    database.chmod(0o644)  # made by an earlier version, or by hand
+    again = run(env, "db", "upgrade")
+    assert again.exit_code == 0 and "it is 0600 now" in again.stderr
+    assert stat.S_IMODE(database.stat().st_mode) == 0o600
+    quiet = run(env, "db", "upgrade")
+    assert "0600" not in quiet.stderr
 
 
 def test_token_create_and_revoke(cli_env):
