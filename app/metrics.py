@@ -25,6 +25,7 @@ its first bytes are ready.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from datetime import timezone
@@ -53,6 +54,7 @@ LATENCY = Histogram("tz_api_request_seconds", "Time to answer an HTTP request",
                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
                              10))
 
+logger = logging.getLogger(__name__)
 blp = Blueprint("metrics", __name__, description="The API's Prometheus metrics (operators).")
 
 
@@ -73,6 +75,16 @@ _series: dict[tuple[str, str, int], tuple] = {}
 
 
 def _observe(response: Response) -> Response:
+    """Count ``response``; a failure to count is logged, never the request's
+    failure (the metrics files live in a directory others can remove)."""
+    try:
+        _count(response)
+    except Exception:
+        _log_count_failure()
+    return response
+
+
+def _count(response: Response) -> None:
     rule = request.url_rule
     key = (request.method, rule.rule if rule is not None else "unmatched", response.status_code)
     series = _series.get(key)
@@ -83,7 +95,18 @@ def _observe(response: Response) -> Response:
     started = request.environ.get(_STARTED)
     if started is not None:
         series[1].observe(time.perf_counter() - started)
-    return response
+
+
+_failures_logged = False
+
+
+def _log_count_failure() -> None:
+    """The first failure with its traceback, once per worker: the next ones are
+    the same, one per request."""
+    global _failures_logged
+    if not _failures_logged:
+        _failures_logged = True
+        logger.exception("a request could not be counted; metrics are incomplete from now on")
 
 
 class LedgerCollector:

@@ -6,6 +6,7 @@ import gc
 import os
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 
 from gunicorn.app.base import BaseApplication
@@ -20,6 +21,14 @@ from .platform import build_platform
 # prometheus-client's multiprocess directory (app/metrics.py, which is not
 # imported here: it would fix prometheus-client's mode before this sets it).
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+# Set beside it when `tradezone serve` made the directory (its master's pid):
+# a master that gunicorn re-executes (USR2, a binary upgrade) inherits both,
+# and makes a directory of its own, since the old master removes its own when
+# it is stopped.
+MULTIPROCESS_DIR_OWNER = "TZ_METRICS_DIR_OWNER"
+# gunicorn sets it for a master it re-executes: the old master's pid.
+REEXECUTED_FROM = "GUNICORN_PID"
+RETRY_BIND_S = 1.0
 
 
 class _Server(BaseApplication):
@@ -54,18 +63,19 @@ def serve(config: Config, host: str, port: int, workers: int,
           metrics: MetricsAddress | None = None) -> None:
     """Check the database and keys, sign a checkpoint if needed, then serve;
     with ``metrics``, also the Prometheus metrics at that address."""
-    if os.environ.get(MULTIPROCESS_DIR):  # the operator's own: left as it is
-        _serve(config, host, port, workers, metrics)
+    if os.environ.get(MULTIPROCESS_DIR) and not os.environ.get(MULTIPROCESS_DIR_OWNER):
+        _serve(config, host, port, workers, metrics)  # the operator's own: left as it is
         return
     # The workers' metrics files: fresh for each run, removed after it.
     master = os.getpid()
     metrics_dir = tempfile.mkdtemp(prefix="tradezone-metrics-")
     os.environ[MULTIPROCESS_DIR] = metrics_dir
+    os.environ[MULTIPROCESS_DIR_OWNER] = str(master)
     try:
         _serve(config, host, port, workers, metrics)
     finally:
         if os.getpid() == master:  # see _serve: a worker must not remove it
-            del os.environ[MULTIPROCESS_DIR]
+            del os.environ[MULTIPROCESS_DIR], os.environ[MULTIPROCESS_DIR_OWNER]
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
@@ -98,8 +108,34 @@ def _serve_metrics(platform, address: MetricsAddress):
     try:
         return serve_exporter(platform, address.host, address.port)
     except OSError as error:  # the port taken, the host not an address of this machine
+        if REEXECUTED_FROM in os.environ:
+            # A binary upgrade: the old master serves the port until it is stopped.
+            return _LateExporter(lambda: serve_exporter(platform, address.host, address.port))
         raise ConfigError(f"--metrics-host, --metrics-port: cannot serve metrics on "
                           f"{address.host}:{address.port}: {error.strerror or error}") from error
+
+
+class _LateExporter:
+    """Starts the exporter once its port is free, trying every RETRY_BIND_S."""
+
+    def __init__(self, start) -> None:
+        self._start = start
+        self._server = None
+        self._stopped = threading.Event()
+        threading.Thread(target=self._run, name="metrics-bind", daemon=True).start()
+
+    def _run(self) -> None:
+        while not self._stopped.wait(RETRY_BIND_S):
+            try:
+                self._server = self._start()
+                return
+            except OSError:
+                continue
+
+    def shutdown(self) -> None:
+        self._stopped.set()
+        if self._server is not None:
+            self._server.shutdown()
 
 
 def _run_gunicorn(config: Config, host: str, port: int, workers: int) -> None:

@@ -5,6 +5,7 @@ counts added up (prometheus-client's multiprocess mode)."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import signal
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from app import metrics
 from app.identity.models import Role
 from tests.services.ports import free_port, port_is_open
 from tests.services.tradezone_server import BIN, serving, tradezone
@@ -92,6 +94,20 @@ def get(url: str, token: str | None = None) -> str:
         return answer.read().decode()
 
 
+def test_a_request_is_answered_even_when_it_cannot_be_counted(client, monkeypatch, caplog):
+    # The metrics files live in a directory others can remove (a tmp cleaner).
+    def broken(_response):
+        raise FileNotFoundError("counter_1.db")
+
+    monkeypatch.setattr(metrics, "_count", broken)
+    monkeypatch.setattr(metrics, "_failures_logged", False)
+    with caplog.at_level(logging.ERROR, logger="app.metrics"):
+        for _ in range(3):
+            assert client.get("/api/v1/ledger/key").status_code == 200
+    assert [record.message for record in caplog.records] == [
+        "a request could not be counted; metrics are incomplete from now on"]
+
+
 def test_under_tradezone_serve_the_workers_counts_add_up(tmp_path):
     metrics_port = free_port()
     env = serve_env(tmp_path, TZ_API_METRICS_PORT=str(metrics_port))
@@ -163,3 +179,52 @@ def test_a_metrics_port_that_cannot_be_bound_stops_serve_with_one_line(tmp_path)
     assert f"cannot serve metrics on 127.0.0.1:{port}" in done.stderr
     assert "Traceback" not in done.stderr and "Booting worker" not in done.stderr
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_binary_upgrade_by_usr2_keeps_serving_and_counting(tmp_path):
+    # gunicorn's upgrade: USR2 re-executes the master beside the old one, then
+    # the old one is stopped. The new master inherits the old one's metrics
+    # directory and port; it must not depend on either.
+    metrics_port = free_port()
+    env = serve_env(tmp_path, TZ_API_METRICS_PORT=str(metrics_port))
+    log = tmp_path / "server.log"
+    masters = lambda: [int(pid) for pid in  # noqa: E731
+                       re.findall(r"Listening at: \S+ \((\d+)\)", log.read_text())]
+    with serving(env, tmp_path, workers=1) as base:
+        assert get(f"{base}/api/v1/ledger/key")
+        (old,) = masters()
+        os.kill(old, signal.SIGUSR2)
+        deadline = time.monotonic() + 30
+        while len(masters()) < 2 or log.read_text().count("Booting worker") < 2:
+            assert time.monotonic() < deadline, "gunicorn did not re-execute"
+            time.sleep(0.1)
+        new = masters()[1]
+        try:
+            os.kill(old, signal.SIGTERM)
+            while _alive(old):
+                assert time.monotonic() < deadline + 30, "the old master did not stop"
+                time.sleep(0.1)
+            for _ in range(5):
+                assert get(f"{base}/api/v1/ledger/key")  # urlopen raises on a 500
+            while not port_is_open(metrics_port):  # the new master takes the port over
+                assert time.monotonic() < deadline + 30, "nobody serves the metrics port"
+                time.sleep(0.2)
+            scraped = get(f"http://127.0.0.1:{metrics_port}/metrics")
+            assert sample(scraped, "tz_api_requests_total", method="GET",
+                          route="/api/v1/ledger/key", status="200") == 5
+        finally:
+            os.kill(new, signal.SIGTERM)
+            while _alive(new):
+                time.sleep(0.1)
+    assert list((tmp_path / "tmp").iterdir()) == []
+    assert not port_is_open(metrics_port)
+
+
+def _alive(pid: int) -> bool:
+    """Running: neither gone nor a zombie (the old master is `serving`'s child,
+    reaped only when it stops it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
