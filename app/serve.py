@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 import threading
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 from gunicorn.app.base import BaseApplication
@@ -63,42 +64,45 @@ def serve(config: Config, host: str, port: int, workers: int,
           metrics: MetricsAddress | None = None) -> None:
     """Check the database and keys, sign a checkpoint if needed, then serve;
     with ``metrics``, also the Prometheus metrics at that address."""
-    if os.environ.get(MULTIPROCESS_DIR) and not os.environ.get(MULTIPROCESS_DIR_OWNER):
-        _serve(config, host, port, workers, metrics)  # the operator's own: left as it is
-        return
-    # The workers' metrics files: fresh for each run, removed after it.
     master = os.getpid()
-    metrics_dir = tempfile.mkdtemp(prefix="tradezone-metrics-")
-    os.environ[MULTIPROCESS_DIR] = metrics_dir
-    os.environ[MULTIPROCESS_DIR_OWNER] = str(master)
+    cleanup = ExitStack()
     try:
-        _serve(config, host, port, workers, metrics)
-    finally:
-        if os.getpid() == master:  # see _serve: a worker must not remove it
-            del os.environ[MULTIPROCESS_DIR], os.environ[MULTIPROCESS_DIR_OWNER]
-            shutil.rmtree(metrics_dir, ignore_errors=True)
-
-
-def _serve(config: Config, host: str, port: int, workers: int,
-           metrics: MetricsAddress | None) -> None:
-    platform = build_platform(config)
-    require_existing_database(config.database_url)
-    _check_console_secret(config)
-    with platform.db.write() as session:
-        platform.notary.ensure_checkpoint(session)
-    platform.db.dispose()
-    master = os.getpid()
-    exporter = _serve_metrics(platform, metrics) if metrics is not None else None
-    try:
+        if not os.environ.get(MULTIPROCESS_DIR) or os.environ.get(MULTIPROCESS_DIR_OWNER):
+            # The workers' metrics files: fresh for each run, removed after it
+            # (an operator's own directory is left as it is).
+            cleanup.callback(_make_metrics_directory(master))
+        platform = build_platform(config)
+        require_existing_database(config.database_url)
+        _check_console_secret(config)
+        with platform.db.write() as session:
+            platform.notary.ensure_checkpoint(session)
+        platform.db.dispose()
+        if metrics is not None:
+            cleanup.callback(_serve_metrics(platform, metrics).shutdown)
         _run_gunicorn(config, host, port, workers)
     finally:
         # gunicorn's workers leave through here too: a worker ends with
         # SystemExit, which unwinds the stack it was forked with. Only the
-        # master stops what the master started (a worker that removed the
+        # master undoes what the master set up (a worker that removed the
         # metrics directory on its way out, as on a reload by SIGHUP, made
         # every request of the other workers a 500).
-        if exporter is not None and os.getpid() == master:
-            exporter.shutdown()
+        if os.getpid() == master:
+            cleanup.close()
+
+
+def _make_metrics_directory(master: int):
+    """Create the workers' metrics directory; returns what removes it. (Not a
+    generator context manager: a worker collecting it at exit would run its
+    ``finally``.)"""
+    metrics_dir = tempfile.mkdtemp(prefix="tradezone-metrics-")
+    os.environ[MULTIPROCESS_DIR] = metrics_dir
+    os.environ[MULTIPROCESS_DIR_OWNER] = str(master)
+
+    def remove() -> None:
+        del os.environ[MULTIPROCESS_DIR], os.environ[MULTIPROCESS_DIR_OWNER]
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+    return remove
 
 
 def _serve_metrics(platform, address: MetricsAddress):
