@@ -181,6 +181,21 @@ def test_a_metrics_port_that_cannot_be_bound_stops_serve_with_one_line(tmp_path)
     assert list((tmp_path / "tmp").iterdir()) == []
 
 
+@pytest.mark.parametrize("value, message", [
+    ("70000", "70000 is not in the range 0<=x<=65535"),
+    ("abc", "'abc' is not a valid integer range"),
+])
+def test_a_metrics_port_that_is_no_port_is_refused_before_anything_starts(tmp_path, value,
+                                                                          message):
+    env = serve_env(tmp_path, TZ_API_METRICS_PORT=value)
+    done = subprocess.run([str(BIN / "tradezone"), "serve", "--port", str(free_port())],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert f"Invalid value for '--metrics-port': {message}" in done.stderr
+    assert "Booting worker" not in done.stderr
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
 def test_a_binary_upgrade_by_usr2_keeps_serving_and_counting(tmp_path):
     # gunicorn's upgrade: USR2 re-executes the master beside the old one, then
     # the old one is stopped. The new master inherits the old one's metrics
