@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 from datetime import datetime, timedelta
@@ -10,16 +11,19 @@ from pathlib import Path
 import click
 
 import ledger
-from ledger.logcheck import StoredCheckpointRow, check_log
+from ledger.logcheck import LogReport
 from ledger.sqlstore import SqlLog
 
 from .config import Config, ConfigError
-from .db import make_database_file_private, require_existing_database, unusable_database_line
+from .db import (
+    Database, make_database_file_private, require_existing_database, unusable_database_line,
+)
 from .db_errors import DATABASE_ERRORS, describe, safe_traceback
 from .errors import AppError
 from .identity import services as identity
 from .identity.models import Role
 from .identity.schemas import organization_fields, token_fields
+from .logcheck import check_platform_log
 from .platform import Platform, build_platform
 
 
@@ -74,6 +78,34 @@ def db_upgrade(ctx: click.Context) -> None:
     with platform.db.write() as session:
         checkpoint = platform.notary.ensure_checkpoint(session)
     click.echo(f"database is up to date; ledger size {checkpoint.size}", err=True)
+
+
+@db.command("backup")
+@click.argument("destination", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def db_backup(ctx: click.Context, destination: Path) -> None:
+    """Copy the SQLite database to DESTINATION, a new file (0600), as of one
+    commit while the API and gateway keep writing; then re-verify the copy's
+    log. The ledger's signing key is not in it: back that file up on its own."""
+    from .backup import backup_sqlite
+
+    platform = _platform(ctx)
+    copy = backup_sqlite(platform.config.database_url, destination)
+    click.echo(f"backup written to {copy.path} ({copy.bytes:,} bytes, readable by its owner only)")
+    backup = Database(copy.url)
+    try:
+        report = _check_log_of(backup, platform)
+        with backup.read() as session:
+            checkpoint = SqlLog(session.connection()).latest_checkpoint()
+    finally:
+        backup.dispose()
+    _print_log_report(report)
+    if checkpoint is not None:
+        click.echo(f"its latest checkpoint: size {checkpoint.size}, "
+                   f"root {base64.b64encode(checkpoint.root_hash).decode()}")
+    if not report.ok:
+        click.echo("the copy is faithful: run `tradezone ledger check` on the database", err=True)
+        sys.exit(1)
 
 
 @main.command()
@@ -320,32 +352,31 @@ def ledger_group() -> None:
 @click.pass_context
 def ledger_check(ctx: click.Context) -> None:
     """Re-verify the stored log: every entry, stored hash and signed checkpoint."""
+    platform = _platform(ctx)
+    report = _check_log_of(platform.db, platform)
+    _print_log_report(report)
+    if not report.ok:
+        sys.exit(1)
+
+
+def _check_log_of(database: Database, platform: Platform) -> LogReport:
+    """Re-verify ``database``'s log against the platform's signing key, with a
+    progress bar on a terminal."""
     from ledger.audit import ProgressBar
 
-    platform = _platform(ctx)
-    verifier = ledger.NoteVerifier.from_verifier_key(platform.notary.signer.verifier_key)
     bar = ProgressBar(sys.stderr, label="checking")
-    with platform.db.read() as session:
-        if platform.db.dialect == "postgresql":
-            # One snapshot for the head, the checkpoints and every chunk of
-            # leaves, as SQLite's read transaction is: under READ COMMITTED an
-            # append committed meanwhile read as a head behind its entries.
-            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        log = SqlLog(session.connection())
-        size = log.size
-        checkpoints = [StoredCheckpointRow(c.size, c.root_hash, c.note)
-                       for c in log.iter_checkpoints()]
-        try:
-            report = check_log(log.iter_leaves(), checkpoints, verifier, head_size=size,
-                               progress=lambda done: bar(done, size, done))
-        finally:
-            bar.close()
+    try:
+        return check_platform_log(platform, database,
+                                  progress=lambda done, size: bar(done, size, done))
+    finally:
+        bar.close()
+
+
+def _print_log_report(report: LogReport) -> None:
     for problem in report.problems:
         click.echo(f"index {problem.index}: {problem}")
     click.echo(f"{report.size} entries, {report.checkpoints_checked} checkpoints checked, "
                f"{len(report.problems)} problems")
-    if not report.ok:
-        sys.exit(1)
 
 
 # The MQTT side's commands live with the gateway package.

@@ -236,7 +236,7 @@ def require_existing_database(url: str) -> None:
     """ConfigError when ``url`` names a SQLite file that does not exist: opening
     it would create it empty, for a command meant to run after `db upgrade`.
     Server databases, in-memory ones and SQLite URIs (their own ``mode=``) pass."""
-    database = _sqlite_file(url)
+    database = sqlite_file(url)
     if database is not None and not database.exists():
         raise ConfigError(f"the database TZ_DATABASE_URL={redacted_url(url)} does not "
                           "exist: run `tradezone db upgrade`")
@@ -248,7 +248,7 @@ def make_database_file_private(url: str) -> bool:
     file is created so (SQLite gives its -wal and -shm files the same mode);
     an existing one loses any group and other access. True if an existing
     file's mode changed. Server databases guard their own files."""
-    database = _sqlite_file(url)
+    database = sqlite_file(url)
     if database is None:
         return False
     _make_directory_of(database)
@@ -272,7 +272,7 @@ def make_database_file_private(url: str) -> bool:
     return True
 
 
-def _sqlite_file(url: str) -> Path | None:
+def sqlite_file(url: str) -> Path | None:
     """The file of a SQLite database URL; None for server databases, in-memory
     ones and SQLite URIs (their own ``mode=``)."""
     parsed = make_url(url)

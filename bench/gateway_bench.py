@@ -106,13 +106,12 @@ from app.devices.broker_config import (  # noqa: E402
 from app.devices.models import DeviceEvent  # noqa: E402
 from app.identity.models import Role  # noqa: E402
 from app.identity.services import create_organization  # noqa: E402
+from app.logcheck import check_platform_log  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
 from app.platform import build_platform  # noqa: E402
 from iot_gateway.config import GatewayOptions  # noqa: E402
 from ledger.jws import parse_compact  # noqa: E402
-from ledger.logcheck import StoredCheckpointRow, check_log  # noqa: E402
 from ledger.publickeys import load_public_key  # noqa: E402
-from ledger.sqlstore import SqlLog  # noqa: E402
 from tests.iot_gateway.helpers import GatewayBroker, forget_session, register_device  # noqa: E402
 from tests.services.mosquitto import MosquittoBroker  # noqa: E402
 from tests.services.ports import free_port  # noqa: E402
@@ -756,11 +755,7 @@ def _check_platform(platform, expected_events: int) -> None:
         stored = session.scalar(select(func.count()).select_from(DeviceEvent))
         distinct = session.execute(select(func.count()).select_from(
             select(DeviceEvent.device_id, DeviceEvent.seq).distinct().subquery())).scalar()
-        log = SqlLog(session.connection())
-        verifier = ledger.NoteVerifier.from_verifier_key(platform.notary.signer.verifier_key)
-        report = check_log(log.iter_leaves(), [StoredCheckpointRow(c.size, c.root_hash, c.note)
-                                               for c in log.iter_checkpoints()],
-                           verifier, head_size=log.size)
+    report = check_platform_log(platform)
     if stored != expected_events or distinct != expected_events:
         raise RuntimeError(f"{stored} device_events ({distinct} distinct), "
                            f"expected {expected_events}")

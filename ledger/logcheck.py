@@ -50,9 +50,13 @@ def check_log(leaves: Iterable[tuple[int, bytes, bytes]],
             report.problems.append(IntegrityError(
                 f"entries {frontier.size} to {index - 1} are missing", index=frontier.size))
             break
-        _check_entry(report, index, data)
+        data = _check_entry(report, index, data)
         completed = frontier.push(leaf_hash(data))
-        if b"".join(completed) != stored:
+        if not isinstance(stored, bytes):
+            report.problems.append(IntegrityError(
+                f"stored hashes of leaf {index} are {type(stored).__name__}, not bytes",
+                index=index))
+        elif b"".join(completed) != stored:
             report.problems.append(IntegrityError(
                 f"stored hashes of leaf {index} differ from the ones recomputed from its entry",
                 index=index))
@@ -70,11 +74,17 @@ def check_log(leaves: Iterable[tuple[int, bytes, bytes]],
     return report
 
 
-def _check_entry(report: LogReport, index: int, data: bytes) -> None:
+def _check_entry(report: LogReport, index: int, data: bytes) -> bytes:
+    """Report a malformed entry; the bytes to recompute the tree with."""
+    if not isinstance(data, bytes):
+        report.problems.append(IntegrityError(
+            f"entry {index} is stored as {type(data).__name__}, not bytes", index=index))
+        return str(data).encode("utf-8", "surrogatepass")
     try:
         decode_entry(data)
     except VerificationError as exc:
         report.problems.append(IntegrityError(f"entry {index} is malformed: {exc}", index=index))
+    return data
 
 
 def _check_checkpoints(report: LogReport, pending: deque[StoredCheckpointRow],

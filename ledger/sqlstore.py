@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger, CheckConstraint, Column, Connection, DateTime, Integer, LargeBinary,
@@ -259,7 +260,10 @@ class SqlLog:
         return [(idx, bytes(data)) for idx, data in rows]
 
     def iter_leaves(self, chunk: int = 10_000) -> Iterator[tuple[int, bytes, bytes]]:
-        """Every leaf in order as (index, logged bytes, stored hashes), in chunks."""
+        """Every leaf in order as (index, logged bytes, stored hashes), in chunks.
+
+        A value that is not bytes (SQLite stores whatever it is given: an edit
+        by hand can leave text) comes as it is, for the check to name."""
         start = 0
         while True:
             rows = self.connection.execute(
@@ -270,7 +274,7 @@ class SqlLog:
             if not rows:
                 return
             for idx, data, hashes in rows:
-                yield idx, bytes(data), bytes(hashes) if hashes is not None else b""
+                yield idx, _bytes_if_binary(data), _bytes_if_binary(hashes)
             start += chunk
 
     def add_checkpoint(self, checkpoint: Checkpoint, note: str, signed_at: datetime) -> None:
@@ -359,3 +363,11 @@ def _can_pipeline(driver) -> bool:
 def _in_pipeline(driver) -> bool:
     from psycopg import pq  # only reached with a psycopg connection
     return driver.pgconn.pipeline_status != pq.PipelineStatus.OFF
+
+
+def _bytes_if_binary(value: Any) -> Any:
+    """A binary column's value as bytes (drivers give memoryview or bytes);
+    anything else unchanged, and None (a missing row) as empty bytes."""
+    if value is None:
+        return b""
+    return bytes(value) if isinstance(value, (bytes, memoryview, bytearray)) else value

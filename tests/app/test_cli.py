@@ -156,6 +156,22 @@ def test_ledger_check_names_an_entry_altered_into_hostile_bytes(cli_env, data, w
     assert words in broken.output.splitlines()[0]
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # PostgreSQL keeps bytea
+def test_ledger_check_names_an_entry_edited_into_text(cli_env):
+    from sqlalchemy import text
+    from app.db import Database
+
+    run(cli_env, "db", "upgrade")
+    run(cli_env, "org", "create", "Acme", "--role", "firm")
+    database = Database(cli_env["TZ_DATABASE_URL"])
+    with database.write() as session:  # what an edit by hand in the sqlite3 shell leaves
+        session.execute(text("UPDATE ledger_entries SET data = CAST(data AS TEXT) WHERE idx = 1"))
+    database.dispose()
+    broken = CliRunner().invoke(main, ["ledger", "check"], env=cli_env)
+    assert broken.exit_code == 1 and isinstance(broken.exception, SystemExit), broken.exception
+    assert broken.output.splitlines()[0] == "index 1: entry 1 is stored as str, not bytes"
+
+
 def test_bad_role_is_a_usage_error(cli_env):
     result = CliRunner().invoke(main, ["org", "create", "X", "--role", "king"], env=cli_env)
     assert result.exit_code == 2

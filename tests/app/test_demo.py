@@ -5,12 +5,11 @@ from __future__ import annotations
 import stat
 
 from app.demo import devices_file_for, load_demo
+from app.logcheck import check_platform_log
 from iot_gateway.simulator import load_keys_file
-from ledger.logcheck import StoredCheckpointRow, check_log
-from ledger.sqlstore import SqlLog
 
 
-def test_demo_loads_once_and_the_walkthrough_starts_from_it(platform, app, tmp_path, verifier):
+def test_demo_loads_once_and_the_walkthrough_starts_from_it(platform, app, tmp_path):
     tokens = tmp_path / "demo-tokens.json"
     sample = load_demo(platform, tokens)
     assert stat.S_IMODE(tokens.stat().st_mode) == 0o600
@@ -34,9 +33,5 @@ def test_demo_loads_once_and_the_walkthrough_starts_from_it(platform, app, tmp_p
     assert declaration.get_json()["access"] == "full"
     registered = client.get("/api/v1/devices", headers=headers("customs")).get_json()["items"]
     assert sorted(d["device_id"] for d in registered) == sorted(sample["devices"])
-    with platform.db.read() as session:
-        log = SqlLog(session.connection())
-        report = check_log(log.iter_leaves(), [StoredCheckpointRow(c.size, c.root_hash, c.note)
-                                               for c in log.iter_checkpoints()], verifier,
-                           head_size=log.size)
+    report = check_platform_log(platform)
     assert report.ok and report.size > 15

@@ -20,10 +20,10 @@ from sqlalchemy import func, select
 
 import ledger
 from app.devices.models import DeviceEvent, QuarantinedEvent
+from app.logcheck import check_platform_log
 from iot_gateway.config import GatewayOptions
 from iot_gateway.service import Gateway
 from ledger.jws import parse_compact
-from ledger.logcheck import StoredCheckpointRow, check_log
 from ledger.sqlstore import SqlLog
 
 from .helpers import DeviceSide, GatewayBroker, last_seqs, wait_until
@@ -156,10 +156,7 @@ def check_exactly_once(platform, devices, per_device: int = EVENTS_PER_DEVICE) -
         quarantined = session.scalar(select(func.count()).select_from(QuarantinedEvent))
         log = SqlLog(session.connection())
         entries = [ledger.decode_entry(data) for _, data in log.read_entries(0, log.size)]
-        verifier = ledger.NoteVerifier.from_verifier_key(platform.notary.signer.verifier_key)
-        report = check_log(log.iter_leaves(), [StoredCheckpointRow(c.size, c.root_hash, c.note)
-                                               for c in log.iter_checkpoints()],
-                           verifier, head_size=log.size)
+    report = check_platform_log(platform)
     expected = {(d.device_id, seq) for d in devices for seq in range(1, per_device + 1)}
     assert set(stored) == expected and set(stored.values()) == {1}
     assert quarantined == 0

@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 import ledger
 from app.devices.models import DeviceEvent, QuarantinedEvent
+from app.logcheck import check_platform_log
 from app.notary.models import EntryRef
 from ledger.jws import (
     base64url_encode, generate_private_key, parse_compact, public_key_of, verify_jws,
 )
-from ledger.logcheck import StoredCheckpointRow, check_log
 from ledger.publickeys import load_public_key
 from ledger.sqlstore import SqlLog
 
@@ -93,12 +93,7 @@ def device_jwk(device) -> dict:
 
 
 def check_whole_log(platform) -> None:
-    verifier = ledger.NoteVerifier.from_verifier_key(platform.notary.signer.verifier_key)
-    with platform.db.read() as session:
-        log = SqlLog(session.connection())
-        report = check_log(log.iter_leaves(), [StoredCheckpointRow(c.size, c.root_hash, c.note)
-                                               for c in log.iter_checkpoints()],
-                           verifier, head_size=log.size)
+    report = check_platform_log(platform)
     assert report.ok, report.problems
 
 

@@ -39,3 +39,16 @@ def test_a_hostile_stored_entry_is_a_problem_at_its_index(verifier, data, words)
     assert [(problem.index, words in str(problem)) for problem in report.problems] == [
         (1, True)], report.problems
     assert str(report.problems[0]).startswith("entry 1 is malformed: entry is not JSON: ")
+
+
+def test_an_entry_stored_as_text_is_a_problem_not_an_exception(verifier):
+    # SQLite keeps whatever type it is given: `UPDATE ... SET data = data || 'x'`
+    # by hand leaves text where the log wrote bytes.
+    leaves = stored([GOOD, GOOD, GOOD])
+    leaves[1] = (1, GOOD.decode(), leaves[1][2])
+    leaves[2] = (2, GOOD, 42)
+    report = check_log(leaves, [], verifier, head_size=3)
+    assert report.size == 3
+    assert [(problem.index, str(problem)) for problem in report.problems] == [
+        (1, "entry 1 is stored as str, not bytes"),
+        (2, "stored hashes of leaf 2 are int, not bytes")]
