@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import ledger
-from ledger.logcheck import LogReport, StoredCheckpointRow, check_log
+from ledger.logcheck import LogReport, check_log
 from ledger.sqlstore import SqlLog
 
 from .db import Database
@@ -25,8 +25,7 @@ def check_stored_log(database: Database, verifier: ledger.NoteVerifier,
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         log = SqlLog(session.connection())
         size = log.size
-        checkpoints = [StoredCheckpointRow(c.size, c.root_hash, c.note)
-                       for c in log.iter_checkpoints()]
+        checkpoints = list(log.iter_checkpoints())
         report_progress = (lambda done: progress(done, size)) if progress else None
         return check_log(log.iter_leaves(), checkpoints, verifier, head_size=size,
                          progress=report_progress)

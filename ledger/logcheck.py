@@ -99,8 +99,13 @@ def _check_checkpoints(report: LogReport, pending: deque[StoredCheckpointRow],
             report.problems.append(IntegrityError(
                 f"checkpoint for size {row.size} does not verify: {exc}", index=row.size))
             continue
-        if (signed.size, signed.root_hash, row.root_hash) != (row.size, root, root):
+        if (signed.size, signed.root_hash) != (row.size, root):
             report.problems.append(IntegrityError(
                 f"checkpoint for size {row.size} does not match the tree recomputed from the "
                 f"entries (signed root {signed.root_hash.hex()}, recomputed {root.hex()})",
                 index=row.size))
+        elif row.root_hash != root:
+            shown = row.root_hash.hex() if isinstance(row.root_hash, bytes) else repr(row.root_hash)
+            report.problems.append(IntegrityError(
+                f"checkpoint for size {row.size}: the stored root hash {shown} is not the signed "
+                f"and recomputed one {root.hex()}", index=row.size))

@@ -40,6 +40,7 @@ from sqlalchemy.engine import Dialect
 from .checkpoint import Checkpoint
 from .errors import IntegrityError
 from .hashing import HASH_SIZE, Frontier, leaf_hash
+from .logcheck import StoredCheckpointRow
 from .treemath import Node, completed_levels, span_nodes, stored_row
 
 NAMING_CONVENTION = {
@@ -297,9 +298,13 @@ class SqlLog:
         row = self.connection.execute(select(checkpoints).where(checkpoints.c.size == size)).first()
         return StoredCheckpoint(**row._mapping) if row else None
 
-    def iter_checkpoints(self) -> Iterator[StoredCheckpoint]:
-        for row in self.connection.execute(select(checkpoints).order_by(checkpoints.c.size)):
-            yield StoredCheckpoint(**row._mapping)
+    def iter_checkpoints(self) -> Iterator[StoredCheckpointRow]:
+        """Every checkpoint's size, stored root and note, smallest first: what
+        a check of the log needs (not the signing time, which proves nothing),
+        the root as it is stored if that is not bytes, for the check to name."""
+        query = select(checkpoints.c.size, checkpoints.c.root_hash, checkpoints.c.note)
+        for size, root_hash, note in self.connection.execute(query.order_by(checkpoints.c.size)):
+            yield StoredCheckpointRow(size, _bytes_if_binary(root_hash), note)
 
     def read_tree_rows(self, leaf_indexes: set[int]) -> dict[int, bytes]:
         """The stored ``ledger_tree`` rows of these leaves, as they are (missing

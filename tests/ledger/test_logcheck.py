@@ -8,7 +8,7 @@ import pytest
 
 import ledger
 from ledger.hashing import Frontier
-from ledger.logcheck import check_log
+from ledger.logcheck import StoredCheckpointRow, check_log
 
 GOOD = b'{"actor":"org_a","at":"2026-11-23T09:00:00Z","type":"org.created","v":1}'
 
@@ -21,8 +21,12 @@ def stored(datas: list[bytes]):
 
 
 @pytest.fixture
-def verifier() -> ledger.NoteVerifier:
-    signer = ledger.NoteSigner("test.example/log", ledger.keys.generate_signing_key())
+def signer() -> ledger.NoteSigner:
+    return ledger.NoteSigner("test.example/log", ledger.keys.generate_signing_key())
+
+
+@pytest.fixture
+def verifier(signer) -> ledger.NoteVerifier:
     return ledger.NoteVerifier.from_verifier_key(signer.verifier_key)
 
 
@@ -52,3 +56,20 @@ def test_an_entry_stored_as_text_is_a_problem_not_an_exception(verifier):
     assert [(problem.index, str(problem)) for problem in report.problems] == [
         (1, "entry 1 is stored as str, not bytes"),
         (2, "stored hashes of leaf 2 are int, not bytes")]
+
+
+@pytest.mark.parametrize("stored_root, shown", [
+    (bytes(32), "00" * 32),
+    ("the root as hex text", "'the root as hex text'"),
+], ids=["other-bytes", "text"])
+def test_a_stored_root_that_is_not_the_signed_one_is_named(signer, verifier, stored_root, shown):
+    datas = [GOOD, GOOD]
+    root = ledger.root_hash([ledger.leaf_hash(data) for data in datas])
+    note = signer.sign(ledger.Checkpoint("test.example/log", 2, root).body())
+    report = check_log(stored(datas), [StoredCheckpointRow(2, stored_root, note)], verifier,
+                       head_size=2)
+    assert [(problem.index, str(problem)) for problem in report.problems] == [
+        (2, f"checkpoint for size 2: the stored root hash {shown} is not the signed and "
+            f"recomputed one {root.hex()}")]
+    assert check_log(stored(datas), [StoredCheckpointRow(2, root, note)], verifier,
+                     head_size=2).ok
