@@ -121,8 +121,13 @@ def test_the_readme_walkthrough_runs_as_written(tmp_path):
     assert "limited to ['commercial', 'logistics', 'reference']" in output, output
     # After the revocation, the buyer's read is refused, saying why.
     assert re.search(r'"status": ?"Forbidden"', output) and "revoked" in output, output
-    # The operator's check of the whole log finds nothing wrong.
+    # The operator's check of the whole log finds nothing wrong, and so does the
+    # backup's of its copy, taken while the gateway was writing.
     assert re.search(r"\b0 problems\b", output), output
+    backups = list(var.glob("backup-*.sqlite3"))
+    assert len(backups) == 1 and backups[0].stat().st_mode & 0o777 == 0o600, backups
+    assert re.search(rf"backup written to {re.escape(str(backups[0]))} .*\n.*\b0 problems\n"
+                     r"its latest checkpoint: size \d+", output), output
     # The revoked device heard why from the gateway and stopped; its refused
     # event is in the quarantine with that reason.
     assert "device zone-seal-2: revoked (the gateway's answer), stopped" in output, output
