@@ -249,7 +249,7 @@ class SqlLog:
         rows = self.connection.execute(
             select(entries.c.idx, entries.c.data)
             .where(entries.c.idx >= start, entries.c.idx < stop).order_by(entries.c.idx))
-        return [(idx, bytes(data)) for idx, data in rows]
+        return [(idx, _stored_bytes(data, f"entry {idx}", idx)) for idx, data in rows]
 
     def read_entries_at(self, indexes: Sequence[int]) -> list[tuple[int, bytes]]:
         """Logged bytes of the given leaves, in index order (missing ones left out)."""
@@ -258,7 +258,7 @@ class SqlLog:
         rows = self.connection.execute(
             select(entries.c.idx, entries.c.data)
             .where(entries.c.idx.in_(list(indexes))).order_by(entries.c.idx))
-        return [(idx, bytes(data)) for idx, data in rows]
+        return [(idx, _stored_bytes(data, f"entry {idx}", idx)) for idx, data in rows]
 
     def iter_leaves(self, chunk: int = 10_000) -> Iterator[tuple[int, bytes, bytes]]:
         """Every leaf in order as (index, logged bytes, stored hashes), in chunks.
@@ -292,11 +292,11 @@ class SqlLog:
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         row = self.connection.execute(
             select(checkpoints).order_by(checkpoints.c.size.desc()).limit(1)).first()
-        return StoredCheckpoint(**row._mapping) if row else None
+        return _stored_checkpoint(row) if row else None
 
     def checkpoint_at(self, size: int) -> StoredCheckpoint | None:
         row = self.connection.execute(select(checkpoints).where(checkpoints.c.size == size)).first()
-        return StoredCheckpoint(**row._mapping) if row else None
+        return _stored_checkpoint(row) if row else None
 
     def iter_checkpoints(self) -> Iterator[StoredCheckpointRow]:
         """Every checkpoint's size, stored root and note, smallest first: what
@@ -315,7 +315,9 @@ class SqlLog:
         result = self._fetch(
             f"SELECT leaf_index, hashes FROM ledger_tree WHERE leaf_index IN ({marks})",
             tuple(leaf_indexes))
-        return {row: bytes(blob) for row, blob in result}
+        # Anything but bytes (text left by an edit by hand) reads as b"": malformed.
+        return {row: bytes(blob) if isinstance(blob, (bytes, memoryview)) else b""
+                for row, blob in result}
 
     def _lock_head(self) -> int:
         # SQLite: the writer's BEGIN IMMEDIATE already holds the database's lock.
@@ -376,3 +378,18 @@ def _bytes_if_binary(value: Any) -> Any:
     if value is None:
         return b""
     return bytes(value) if isinstance(value, (bytes, memoryview, bytearray)) else value
+
+
+def _stored_bytes(value: Any, what: str, index: int) -> bytes:
+    """A binary column's value as bytes; anything else (text left by an edit
+    by hand: SQLite keeps any type) is an ``IntegrityError`` naming ``what``."""
+    if isinstance(value, (bytes, memoryview, bytearray)):
+        return bytes(value)
+    raise IntegrityError(f"{what} is stored as {type(value).__name__}, not bytes", index=index)
+
+
+def _stored_checkpoint(row: Any) -> StoredCheckpoint:
+    fields = dict(row._mapping)
+    fields["root_hash"] = _stored_bytes(fields["root_hash"], f"the root hash of checkpoint "
+                                        f"{fields['size']}", fields["size"])
+    return StoredCheckpoint(**fields)

@@ -201,3 +201,28 @@ def test_a_proof_over_rows_already_read_opens_no_connection(client, filled, plat
         assert len(connections) == seen + 1
     finally:
         event.remove(engine, "engine_connect", opened)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # PostgreSQL keeps types
+@pytest.mark.parametrize("edit, path, index", [
+    ("UPDATE ledger_entries SET data = CAST(data AS TEXT) WHERE idx = 3",
+     "/api/v1/ledger/entries/3", 3),
+    ("UPDATE ledger_entries SET data = CAST(data AS TEXT) WHERE idx = 3",
+     "/api/v1/ledger/entries?start=0&limit=5", 3),
+    ("UPDATE ledger_tree SET hashes = hex(hashes) WHERE leaf_index = 3",  # 2's sibling
+     "/api/v1/ledger/proofs/inclusion?index=2&tree_size=6", 3),
+    ("UPDATE ledger_checkpoints SET root_hash = hex(root_hash) WHERE size = 8",  # the latest
+     "/api/v1/ledger/checkpoint", 8),
+], ids=["entry", "entries", "tree-row", "checkpoint-root"])
+def test_a_value_edited_into_text_is_an_integrity_failure_naming_its_index(
+        client, filled, regulator, platform, edit, path, index, caplog):
+    # SQLite keeps whatever type an edit by hand leaves; the answer names where
+    # the log is broken, as for any other damage, rather than a bare 500.
+    from sqlalchemy import text
+    with platform.db.write() as session:
+        session.execute(text(edit))
+    response = client.get(path, headers=regulator.headers)
+    assert response.status_code == 500
+    assert response.get_json()["message"] == f"ledger integrity failure at index {index}"
+    assert f"ledger integrity failure at index {index}: " in caplog.text
+    assert "Traceback" not in caplog.text
