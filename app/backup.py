@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import ConfigError, redacted_url
-from .db import sqlite_file, require_existing_database
+from .db import require_existing_database, sqlite_file
+from .durable import fsync_path
 
 
 @dataclass(frozen=True)
@@ -59,9 +60,9 @@ def backup_sqlite(database_url: str, destination: Path) -> BackupCopy:
         partial = _new_private_file(destination)
         try:
             _copy_pages(source, partial)
-            _fsync(partial)
+            fsync_path(partial)
             os.link(partial, destination)  # fails, never replaces, if it appeared meanwhile
-            _fsync(destination.parent)
+            fsync_path(destination.parent)
         finally:
             partial.unlink(missing_ok=True)
     except FileExistsError as error:
@@ -93,11 +94,3 @@ def _copy_pages(source: Path, target: Path) -> None:
         if problems != [("ok",)]:
             raise sqlite3.DatabaseError("the copy fails SQLite's integrity check: "
                                         + "; ".join(row[0] for row in problems[:5]))
-
-
-def _fsync(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

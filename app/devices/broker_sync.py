@@ -39,6 +39,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.config import decimal, utc_now
 from app.db import Database
+from app.durable import fsync_path
 
 from . import services
 from .broker_config import BrokerConfigError, BrokerFiles, PasswordEntry, render_broker_files
@@ -125,7 +126,7 @@ def write_private(path: Path, text: str, owner: str | None = None) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-    _fsync_directory(path.parent)
+    fsync_path(path.parent)
 
 
 def reload_broker(pid_file: Path) -> int:
@@ -205,7 +206,7 @@ class RegistryWatcher:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             (self.directory / RELOAD_OWED).touch(mode=0o600)
-            _fsync_directory(self.directory)
+            fsync_path(self.directory)
         except OSError as error:
             raise BrokerSyncError(f"cannot write {self.directory / RELOAD_OWED}: "
                                   f"{error.strerror or error}") from error
@@ -264,11 +265,3 @@ def _process_name(pid: int) -> str | None:
         return Path(f"/proc/{pid}/comm").read_text(encoding="utf-8", errors="replace").strip()
     except OSError:
         return None
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
