@@ -74,8 +74,9 @@ def check_log(leaves: Iterable[tuple[int, bytes, bytes]],
     return report
 
 
-def _check_entry(report: LogReport, index: int, data: bytes) -> bytes:
-    """Report a malformed entry; the bytes to recompute the tree with."""
+def _check_entry(report: LogReport, index: int, data: object) -> bytes:
+    """Report a malformed entry (or one stored as other than bytes); the bytes
+    to recompute the tree with."""
     if not isinstance(data, bytes):
         report.problems.append(IntegrityError(
             f"entry {index} is stored as {type(data).__name__}, not bytes", index=index))
