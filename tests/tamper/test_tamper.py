@@ -14,18 +14,30 @@ tools a regulator or operator runs; none is silently accepted:
 | already published (real key)        | the verifier                                    |
 | history rewritten and re-signed     | only the monitor (inconsistent): ledger check   |
 | consistently                        | and fresh bundles cannot tell                   |
+| an older backup restored (SQLite)   | only the monitor: a rollback, then an           |
+|                                     | inconsistent history once the log grows past it |
 """
 
 from __future__ import annotations
 
 import base64
 import http.client
+import os
+import shutil
 import urllib.error
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import ledger
+from app.cli import main
+from app.identity.models import Role
+from app.identity.services import create_organization
+from app.platform import build_platform
+from ledger import monitor
 from ledger.audit import verify_bundle_file
+from tests.services.tradezone_server import serving
 
 from .conftest import entry_index, json_error
 
@@ -164,3 +176,41 @@ def test_a_consistently_rewritten_history_is_caught_by_the_monitor_alone(
     assert lines[-1].startswith("OK: ")  # a fresh bundle proves the rewritten entry
     shown = _alarm(watch, "split_view")  # same size, another root
     assert "two different trees of the same size" in shown
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # what `db backup` copies
+def test_restoring_an_older_backup_is_a_rollback_then_a_rewritten_history_to_the_monitor(
+        platform, make_org, tmp_path):
+    # What README "Backups" warns of: a backup is behind the log the world saw.
+    config = platform.config
+    env = {**os.environ, "TZ_DATABASE_URL": config.database_url,
+           "TZ_LEDGER_KEY_FILE": str(config.ledger_key_file), "TZ_VAR_DIR": str(tmp_path)}
+    verifier = ledger.NoteVerifier.from_verifier_key(platform.notary.signer.verifier_key)
+    state = tmp_path / "monitor-state.json"
+    make_org(Role.FIRM, "Before the backup")
+    backup = tmp_path / "backup.sqlite3"
+    assert CliRunner().invoke(main, ["db", "backup", str(backup)], env=env).exit_code == 0
+    make_org(Role.FIRM, "After the backup")  # its entries are in no backup
+    with serving(env, tmp_path) as url:
+        seen = monitor.run_once(url, verifier, state)
+    assert seen.ok, seen.lines
+    # Restored as the README says: every server stopped, the copy put back.
+    platform.db.dispose()
+    database = Path(config.database_url.removeprefix("sqlite:///"))
+    for leftover in (database.with_name(database.name + "-wal"),
+                     database.with_name(database.name + "-shm")):
+        leftover.unlink(missing_ok=True)
+    shutil.copyfile(backup, database)
+    with serving(env, tmp_path) as url:
+        rolled_back = monitor.run_once(url, verifier, state)
+        assert not rolled_back.ok and rolled_back.alarm.kind == "rollback", rolled_back.lines
+        restored = build_platform(config)
+        try:
+            for number in range(2):  # the log grows past the size the monitor saw
+                with restored.db.write() as session:
+                    create_organization(session, restored.notary, f"After the restore {number}",
+                                        Role.FIRM, restored.now())
+        finally:
+            restored.db.dispose()
+        rewritten = monitor.run_once(url, verifier, state)
+    assert not rewritten.ok and rewritten.alarm.kind == "inconsistent", rewritten.lines
