@@ -38,6 +38,13 @@ from .metrics import GatewayMetrics
 
 log = logging.getLogger("iot_gateway.mqtt")
 
+# A connection the broker closes this soon after accepting it, this many times
+# in a row, is most likely being taken over by another client with the same
+# client id, each taking the session from the other: Mosquitto 2.0 closes the
+# older connection without a DISCONNECT saying why.
+SHORT_LIVED_S = 5.0
+TAKEOVER_SUSPECTED_AFTER = 3
+
 
 def never_raises(handler: Callable) -> Callable:
     """Wrap a paho callback: log its exception instead of ending the network loop."""
@@ -68,6 +75,8 @@ class MqttLink:
         self._generation = 0
         self._connected = False
         self._state = threading.Lock()  # generation and connected, against acks
+        self._connected_at: float | None = None  # paho's network thread only
+        self._short_lived = 0  # connections in a row closed within SHORT_LIVED_S
         self.subscribed = threading.Event()
         self.answers = AnswerWindow(options.answers_in_flight)
         self.client = self._make_client(username, password)
@@ -148,6 +157,7 @@ class MqttLink:
         with self._state:
             self._generation += 1
             self._connected = True
+        self._connected_at = time.monotonic()
         self.metrics.connected.set(1)
         log_event(log, logging.INFO, "connected", host=self.host, port=self.port,
                   client_id=self.options.client_id, session_present=flags.session_present)
@@ -180,6 +190,26 @@ class MqttLink:
         log_event(log, logging.WARNING if reason_code.is_failure else logging.INFO,
                   "disconnected", reason=str(reason_code),
                   by_server=flags.is_disconnect_packet_from_server)
+        self._watch_for_takeover(reason_code.is_failure)
+
+    def _watch_for_takeover(self, lost: bool) -> None:
+        """Say so, once a streak, when connections keep being closed right
+        after they open: two gateways with one client id would otherwise go
+        on taking the session from each other, each answering a second's worth
+        of events at a time, with nothing in the logs but reconnects."""
+        lived = None if self._connected_at is None else time.monotonic() - self._connected_at
+        self._connected_at = None
+        if lost and lived is not None and lived < SHORT_LIVED_S:
+            self._short_lived += 1
+        else:
+            self._short_lived = 0
+        if self._short_lived == TAKEOVER_SUSPECTED_AFTER:
+            log_event(log, logging.ERROR, "connection_keeps_closing",
+                      client_id=self.options.client_id, times=self._short_lived,
+                      within_s=SHORT_LIVED_S,
+                      hint="another client is probably connected with the same client id "
+                           "(a second gateway with the same TZ_GATEWAY_CLIENT_ID?): the broker "
+                           "gives the session to the newest connection; stop one of them")
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         failed = [str(code) for code in reason_codes if code.is_failure]

@@ -108,6 +108,40 @@ def test_the_gateway_survives_a_failing_callback_and_keeps_going(
     assert gateway.link.client.is_connected()
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # MQTT only
+def test_two_gateways_with_one_client_id_are_named_as_the_likely_cause(
+        start_gateway, gateway_options, caplog):
+    # The broker gives the session to the newest connection and closes the
+    # other (Mosquitto 2.0 without saying why); each reconnects a second later
+    # and takes it back. Both go on, but each holds the session for a moment.
+    caplog.set_level("ERROR", logger="iot_gateway.mqtt")
+    first = start_gateway(gateway_options)
+    start_gateway(gateway_options)  # the same client id, by mistake
+    assert wait_until(lambda: "connection_keeps_closing" in caplog.text, timeout=30), caplog.text
+    fields = next(record.tz_fields for record in caplog.records
+                  if record.getMessage() == "connection_keeps_closing")
+    assert fields["client_id"] == first.link.options.client_id == gateway_options.client_id
+    assert "same TZ_GATEWAY_CLIENT_ID" in fields["hint"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # MQTT only
+def test_a_broker_restart_is_not_taken_for_a_second_gateway(
+        start_gateway, gateway_options, caplog):
+    caplog.set_level("WARNING", logger="iot_gateway.mqtt")
+    broker = MosquittoBroker().start()
+    try:
+        gateway = start_gateway(gateway_options, on_broker=broker)
+        for _ in range(3):  # three losses in a row, each after a connection that lived
+            time.sleep(5.5)
+            broker.restart()
+            assert wait_until(gateway.link.subscribed.is_set, timeout=30)
+        messages = [record.getMessage() for record in caplog.records]
+        assert messages.count("disconnected") >= 3, messages
+        assert "connection_keeps_closing" not in messages
+    finally:
+        broker.stop()
+
+
 def test_metrics_are_served(start_gateway, gateway_options, devices, register):
     import urllib.request
 
