@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 from iot_gateway.service import SPLIT_AFTER
 from tests.services.mosquitto import MosquittoBroker
 
-from .helpers import forget_session, snapshot, wait_until
+from .helpers import forget_session, last_seqs, snapshot, wait_until
 
 
 def test_events_published_while_the_gateway_is_down_are_notarized_on_return(
@@ -122,6 +122,37 @@ def test_two_gateways_with_one_client_id_are_named_as_the_likely_cause(
                   if record.getMessage() == "connection_keeps_closing")
     assert fields["client_id"] == first.link.options.client_id == gateway_options.client_id
     assert "same TZ_GATEWAY_CLIENT_ID" in fields["hint"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # MQTT only
+def test_two_gateways_taking_one_session_in_turn_notarize_each_event_once(
+        start_gateway, gateway_options, devices, register, platform):
+    start_gateway(gateway_options)
+    start_gateway(gateway_options)  # the same client id: the session changes hands each second
+    sending = [register() for _ in range(3)]
+    for seq in range(1, 301):
+        for device in sending:
+            devices.publish(device.device_id, device.sign(device.event(seq)))
+        time.sleep(0.01)  # about 3 s: several changes of hands
+    assert wait_until(lambda: snapshot(platform)["device_events"] == 900, timeout=90), \
+        snapshot(platform)
+    assert snapshot(platform)["quarantined"] == 0
+    assert last_seqs(platform) == {device.device_id: 300 for device in sending}
+
+    def answered(status: str) -> dict[str, set[int]]:
+        with devices.answers.arrived:
+            return {device.device_id: {a["seq"] for a in devices.answers.by_device[device.device_id]
+                                       if a["status"] == status} for device in sending}
+
+    # Every event is answered: notarized, or duplicate for a copy the broker
+    # redelivered after the connection that took it closed; nothing else.
+    everything = {device.device_id: set(range(1, 301)) for device in sending}
+    assert wait_until(lambda: {device_id: answered("notarized")[device_id]
+                               | answered("duplicate")[device_id]
+                               for device_id in everything} == everything, timeout=60)
+    with devices.answers.arrived:
+        statuses = {a["status"] for answers in devices.answers.by_device.values() for a in answers}
+    assert statuses <= {"notarized", "duplicate"}, statuses
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # MQTT only
