@@ -1,5 +1,5 @@
-"""Re-verify the log stored in a database: what `tradezone ledger check` runs,
-and `tradezone db backup` on the copy it made."""
+"""Re-verify the log stored in a database against the platform's signing key:
+what `tradezone ledger check` runs, and `tradezone db backup` on its copy."""
 
 from __future__ import annotations
 
@@ -13,10 +13,13 @@ from .db import Database
 from .platform import Platform
 
 
-def check_stored_log(database: Database, verifier: ledger.NoteVerifier,
-                     progress: Callable[[int, int], None] | None = None) -> LogReport:
-    """Every entry, stored hash and signed checkpoint of ``database``'s log,
-    read in one snapshot; ``progress(done, size)`` as leaves are checked."""
+def check_platform_log(platform: Platform, database: Database | None = None,
+                       progress: Callable[[int, int], None] | None = None) -> LogReport:
+    """Every entry, stored hash and signed checkpoint of ``database``'s log
+    (default: the platform's own), read in one snapshot and checked against
+    the platform's key; ``progress(done, size)`` as leaves are checked."""
+    verifier = ledger.NoteVerifier.from_verifier_key(platform.notary.signer.verifier_key)
+    database = database or platform.db
     with database.read() as session:
         if database.dialect == "postgresql":
             # One snapshot for the head, the checkpoints and every chunk of
@@ -25,15 +28,6 @@ def check_stored_log(database: Database, verifier: ledger.NoteVerifier,
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         log = SqlLog(session.connection())
         size = log.size
-        checkpoints = list(log.iter_checkpoints())
         report_progress = (lambda done: progress(done, size)) if progress else None
-        return check_log(log.iter_leaves(), checkpoints, verifier, head_size=size,
-                         progress=report_progress)
-
-
-def check_platform_log(platform: Platform, database: Database | None = None,
-                       progress: Callable[[int, int], None] | None = None) -> LogReport:
-    """Re-verify the log of ``database`` (default: the platform's own) against
-    the platform's signing key."""
-    verifier = ledger.NoteVerifier.from_verifier_key(platform.notary.signer.verifier_key)
-    return check_stored_log(database or platform.db, verifier, progress)
+        return check_log(log.iter_leaves(), list(log.iter_checkpoints()), verifier,
+                         head_size=size, progress=report_progress)
