@@ -18,9 +18,8 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
-from .errors import IntegrityError
 from .hashing import HASH_SIZE
-from .sqlstore import row_is_well_formed
+from .sqlstore import row_is_well_formed, unusable_row
 from .treemath import Node, stored_row
 
 # About 100 bytes of hashes and 200 of dictionary, tuple and objects per row:
@@ -68,9 +67,7 @@ class TreeRowCache:
                       if row_is_well_formed(row, blob)}
             self._keep(usable)
             if len(usable) < len(missing):
-                bad = min(missing - usable.keys())
-                raise IntegrityError(f"stored hashes of leaf {bad} are missing or malformed",
-                                     index=bad)
+                raise unusable_row(min(missing - usable.keys()))
             found.update(usable)
         return found
 

@@ -137,6 +137,12 @@ def row_is_well_formed(leaf_index: int, blob: bytes) -> bool:
     return len(blob) == HASH_SIZE * completed_levels(leaf_index)
 
 
+def unusable_row(leaf_index: int) -> IntegrityError:
+    """The error for a ``ledger_tree`` row a proof needs that is missing or malformed."""
+    return IntegrityError(f"stored hashes of leaf {leaf_index} are missing or malformed",
+                          index=leaf_index)
+
+
 def hashes_in_rows(nodes: Sequence[Node],
                    read_rows: Callable[[set[int]], dict[int, bytes]]) -> list[bytes]:
     """The hashes of ``nodes`` cut from the ``ledger_tree`` rows holding them,
@@ -148,8 +154,7 @@ def hashes_in_rows(nodes: Sequence[Node],
     for row, slot in where:
         blob = rows.get(row)
         if blob is None or not row_is_well_formed(row, blob):
-            raise IntegrityError(f"stored hashes of leaf {row} are missing or malformed",
-                                 index=row)
+            raise unusable_row(row)
         hashes.append(blob[slot * HASH_SIZE:(slot + 1) * HASH_SIZE])
     return hashes
 
@@ -316,8 +321,7 @@ class SqlLog:
             f"SELECT leaf_index, hashes FROM ledger_tree WHERE leaf_index IN ({marks})",
             tuple(leaf_indexes))
         # Anything but bytes (text left by an edit by hand) reads as b"": malformed.
-        return {row: bytes(blob) if isinstance(blob, (bytes, memoryview)) else b""
-                for row, blob in result}
+        return {row: bytes(blob) if isinstance(blob, _BINARY) else b"" for row, blob in result}
 
     def _lock_head(self) -> int:
         # SQLite: the writer's BEGIN IMMEDIATE already holds the database's lock.
@@ -372,18 +376,23 @@ def _in_pipeline(driver) -> bool:
     return driver.pgconn.pipeline_status != pq.PipelineStatus.OFF
 
 
+# What drivers give for a binary column. SQLite keeps whatever type it is
+# given, so an edit by hand can leave text (or a number) instead.
+_BINARY = (bytes, memoryview, bytearray)
+
+
 def _bytes_if_binary(value: Any) -> Any:
-    """A binary column's value as bytes (drivers give memoryview or bytes);
-    anything else unchanged, and None (a missing row) as empty bytes."""
+    """A binary column's value as bytes; anything else unchanged, and None (a
+    missing row) as empty bytes."""
     if value is None:
         return b""
-    return bytes(value) if isinstance(value, (bytes, memoryview, bytearray)) else value
+    return bytes(value) if isinstance(value, _BINARY) else value
 
 
 def _stored_bytes(value: Any, what: str, index: int) -> bytes:
-    """A binary column's value as bytes; anything else (text left by an edit
-    by hand: SQLite keeps any type) is an ``IntegrityError`` naming ``what``."""
-    if isinstance(value, (bytes, memoryview, bytearray)):
+    """A binary column's value as bytes; anything else is an ``IntegrityError``
+    naming ``what``."""
+    if isinstance(value, _BINARY):
         return bytes(value)
     raise IntegrityError(f"{what} is stored as {type(value).__name__}, not bytes", index=index)
 
