@@ -27,13 +27,16 @@ from .logcheck import check_platform_log
 from .platform import Platform, build_platform
 
 
-def _platform(ctx: click.Context, *, create_database: bool = False) -> Platform:
-    """The platform of the environment's configuration; its SQLite database
-    must exist unless ``create_database`` (only `db upgrade` makes it)."""
+def _platform(ctx: click.Context, *, first_run: bool = False) -> Platform:
+    """The platform of the environment's configuration. Its SQLite database and
+    signing key must exist unless ``first_run`` (`db upgrade` makes them): a
+    command that checks or copies the log, or adds to it, never makes a new key
+    for a log that another key signed."""
     if ctx.obj is None:
-        ctx.obj = build_platform(Config.from_env())
-        if not create_database:
-            require_existing_database(ctx.obj.config.database_url)
+        config = Config.from_env()
+        if not first_run:  # the likelier mistake first: `db upgrade` was never run
+            require_existing_database(config.database_url)
+        ctx.obj = build_platform(config, create_key=first_run)
     return ctx.obj
 
 
@@ -71,7 +74,7 @@ def db_upgrade(ctx: click.Context) -> None:
     """Apply the migrations to the configured database (TZ_DATABASE_URL)."""
     from .migrate import upgrade
 
-    platform = _platform(ctx, create_database=True)
+    platform = _platform(ctx, first_run=True)
     if make_database_file_private(platform.config.database_url):
         click.echo("the SQLite database was readable by other users: it is 0600 now", err=True)
     upgrade(platform.db.engine)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from flask import current_app
 
 import ledger
-from ledger.keys import load_or_create_signing_key
+from ledger.keys import load_or_create_signing_key, load_signing_key
 from ledger.rowcache import TreeRowCache
 
 from .config import Config, ConfigError
@@ -48,18 +48,24 @@ class Platform:
         return self.config.clock()
 
 
-def build_platform(config: Config) -> Platform:
+def build_platform(config: Config, *, create_key: bool = True) -> Platform:
     """The platform of ``config``; a key or policy file that cannot be used is a
-    ConfigError naming its setting (nothing connects to the database yet)."""
-    notary, policy = Notary(_signer(config), config.clock), _export_policy(config)
-    return Platform(config, Database(config.database_url), notary, policy)
+    ConfigError naming its setting (nothing connects to the database yet).
+    Without ``create_key``, a missing signing key is such an error too."""
+    notary = Notary(_signer(config, create_key), config.clock)
+    return Platform(config, Database(config.database_url), notary, _export_policy(config))
 
 
-def _signer(config: Config) -> ledger.NoteSigner:
+def _signer(config: Config, create_key: bool) -> ledger.NoteSigner:
+    load = load_or_create_signing_key if create_key else load_signing_key
     try:
-        key = load_or_create_signing_key(config.ledger_key_file)
+        key = load(config.ledger_key_file)
     except ledger.KeyFileError as error:
-        raise ConfigError(f"TZ_LEDGER_KEY_FILE: {error}") from error
+        hint = ""
+        if not create_key and not config.ledger_key_file.exists():
+            hint = ("; `tradezone db upgrade` makes one for a new log, and a log "
+                    "already signed needs its own key back")
+        raise ConfigError(f"TZ_LEDGER_KEY_FILE: {error}{hint}") from error
     try:
         return ledger.NoteSigner(config.ledger_origin, key)
     except ledger.NoteFormatError as error:

@@ -14,6 +14,7 @@ import ledger
 from ledger.sqlstore import SqlLog, StoredCheckpoint, pipelined
 
 from app.bulkinsert import BulkInsert
+from app.config import ConfigError
 
 from .models import EntryMeta, EntryRef
 
@@ -57,6 +58,8 @@ class Notary:
     def __init__(self, signer: ledger.NoteSigner, clock: Callable[[], datetime]) -> None:
         self.signer = signer
         self.clock = clock
+        self._verifier = ledger.NoteVerifier(signer.name, signer.public_key)
+        self._signs_for_this_log = False
 
     @property
     def origin(self) -> str:
@@ -70,6 +73,7 @@ class Notary:
         # A batch's entries mostly share one time: parse each distinct one once.
         times = {text: datetime.fromisoformat(text) for text in {e.body["at"] for e in entries}}
         small = len(entries) <= PIPELINED_ENTRIES
+        self._check_key(log)
         with pipelined(connection) if small else nullcontext():
             result = log.append(leaf_data)
             _REFS.execute(connection, [(kind, ref, result.first_index + offset)
@@ -93,11 +97,30 @@ class Notary:
         checkpoint and both sign one, and the second insert would fail."""
         log = SqlLog(session.connection())
         size = log.lock_size()
+        self._check_key(log)
         stored = log.checkpoint_at(size)
         if stored is None:
             self._sign(log, size, ledger.prove.tree_root(log, size))
             stored = log.checkpoint_at(size)
         return stored
+
+    def _check_key(self, log: SqlLog) -> None:
+        """Refuse to sign for a log whose latest checkpoint another key (or
+        origin) signed: a lost key file silently replaced, or the wrong one
+        configured, would give the log a second identity that every verifier
+        and monitor rejects. Checked once per process, at its first write."""
+        if self._signs_for_this_log:
+            return
+        latest = log.latest_checkpoint()
+        if latest is not None:
+            try:
+                self._verifier.verify(latest.note)
+            except ledger.VerificationError as error:
+                raise ConfigError(
+                    f"TZ_LEDGER_KEY_FILE, TZ_LEDGER_ORIGIN: the log's latest checkpoint (size "
+                    f"{latest.size}) is not signed by this key as {self.origin!r} ({error}); "
+                    f"configure the key file and origin the log was signed with") from error
+        self._signs_for_this_log = True
 
     def _sign(self, log: SqlLog, size: int, root: bytes) -> str:
         checkpoint = ledger.Checkpoint(self.origin, size, root)

@@ -21,7 +21,7 @@ sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
-def cli_env(database_url, config):
+def cli_env(database_url, config, platform):  # the platform made the signing key
     return {"TZ_DATABASE_URL": database_url, "TZ_LEDGER_KEY_FILE": str(config.ledger_key_file)}
 
 
@@ -126,7 +126,7 @@ def test_a_destination_in_a_missing_directory_is_one_line(platform, cli_env, tmp
 
 
 @sqlite_only
-def test_a_file_that_is_no_database_is_refused_and_leaves_nothing(tmp_path, config):
+def test_a_file_that_is_no_database_is_refused_and_leaves_nothing(tmp_path, config, platform):
     source = tmp_path / "not-a-database.sqlite3"
     source.write_bytes(b"these bytes are no SQLite database" * 200)
     env = {"TZ_DATABASE_URL": f"sqlite:///{source}",
@@ -140,7 +140,7 @@ def test_a_file_that_is_no_database_is_refused_and_leaves_nothing(tmp_path, conf
 
 
 @sqlite_only
-def test_a_missing_database_is_not_created_by_a_backup(tmp_path, config):
+def test_a_missing_database_is_not_created_by_a_backup(tmp_path, config, platform):
     source = tmp_path / "none.sqlite3"
     env = {"TZ_DATABASE_URL": f"sqlite:///{source}",
            "TZ_LEDGER_KEY_FILE": str(config.ledger_key_file)}

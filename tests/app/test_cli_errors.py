@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import psycopg
@@ -57,6 +59,16 @@ def env(tmp_path) -> dict[str, str]:
             "TZ_MQTT_PORT": str(free_port()), "TZ_GATEWAY_METRICS_PORT": "0"}
 
 
+@pytest.fixture
+def keyed_env(env, tmp_path) -> dict[str, str]:
+    """``env`` with the signing key an earlier `db upgrade` would have made."""
+    key = tmp_path / "var" / "ledger.pem"
+    key.parent.mkdir(parents=True, exist_ok=True)
+    key.write_text(ECC.generate(curve="ed25519").export_key(format="PEM"))
+    key.chmod(0o600)
+    return {**env, "TZ_LEDGER_KEY_FILE": str(key)}
+
+
 @pytest.fixture(scope="module")
 def password_role(postgres) -> str:
     """A role and database on the test server that, unlike the superuser, must
@@ -74,7 +86,8 @@ def password_role(postgres) -> str:
 
 @pytest.mark.parametrize("args", DATABASE_COMMANDS, ids=" ".join)
 def test_a_refused_database_password_is_one_line_without_the_password(
-        env, tmp_path, password_role, args):
+        keyed_env, tmp_path, password_role, args):
+    env = keyed_env
     env["TZ_DATABASE_URL"] = f"postgresql+psycopg://{ROLE}:{PASSWORD}-wrong@{password_role}"
     result = tradezone(env, *args, cwd=tmp_path)
     assert_one_line_error(result, f"TZ_DATABASE_URL=postgresql+psycopg://{ROLE}:***@",
@@ -82,7 +95,8 @@ def test_a_refused_database_password_is_one_line_without_the_password(
 
 
 @pytest.mark.parametrize("args", DATABASE_COMMANDS, ids=" ".join)
-def test_an_unreachable_database_is_one_line(env, tmp_path, args):
+def test_an_unreachable_database_is_one_line(keyed_env, tmp_path, args):
+    env = keyed_env
     env["TZ_DATABASE_URL"] = f"postgresql+psycopg://{ROLE}:{PASSWORD}@127.0.0.1:{free_port()}/tz"
     result = tradezone(env, *args, cwd=tmp_path)
     assert_one_line_error(result, "cannot use the database TZ_DATABASE_URL=", "refused")
@@ -99,7 +113,9 @@ def test_a_sqlite_database_not_made_yet_says_to_run_db_upgrade_and_is_not_create
 
 
 @pytest.mark.parametrize("args", [a for a in DATABASE_COMMANDS if a[0] != "db"], ids=" ".join)
-def test_a_database_without_the_schema_says_to_run_db_upgrade(env, tmp_path, postgres, args):
+def test_a_database_without_the_schema_says_to_run_db_upgrade(keyed_env, tmp_path, postgres,
+                                                              args):
+    env = keyed_env
     name = f"tz_empty_{tmp_path.name[-20:]}".lower().replace("-", "_")
     postgres.create_database(name)
     env["TZ_DATABASE_URL"] = postgres.url(name)
@@ -238,3 +254,48 @@ def test_alembic_by_hand_reports_a_bad_setting_or_database_in_one_line(env, tmp_
     assert result.stderr.strip().splitlines()[-1].startswith(f"tradezone: {expected}")
     assert PASSWORD not in result.stdout + result.stderr
     assert not (tmp_path / "var").exists()  # the SQLite default was not created either
+
+
+def _log_and_orgs(database: Path) -> tuple[int, int, int]:
+    with closing(sqlite3.connect(database)) as connection:
+        return tuple(connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                     for table in ("ledger_entries", "ledger_checkpoints", "organizations"))
+
+
+def test_a_key_that_did_not_sign_the_log_is_refused_by_every_command_that_writes(env, tmp_path):
+    # A lost key file silently replaced by a new one would give the log a
+    # second identity, which every verifier and monitor rejects as forged.
+    key = tmp_path / "var" / "ledger.pem"
+    env["TZ_LEDGER_KEY_FILE"] = str(key)
+    assert tradezone(env, "db", "upgrade", cwd=tmp_path).returncode == 0
+    assert tradezone(env, "org", "create", "Acme", "--role", "firm", cwd=tmp_path).returncode == 0
+    database = tmp_path / "var" / "tz.sqlite3"
+    before = _log_and_orgs(database)
+    signing_key = key.read_bytes()
+    key.write_text(ECC.generate(curve="ed25519").export_key(format="PEM"))
+    for args in (["db", "upgrade"], ["org", "create", "Other", "--role", "firm"],
+                 ["serve", "--port", str(free_port())], ["gateway"]):
+        assert_one_line_error(tradezone(env, *args, cwd=tmp_path), "TZ_LEDGER_KEY_FILE",
+                              f"latest checkpoint (size {before[0]}) is not signed by this key")
+    assert _log_and_orgs(database) == before
+    key.write_bytes(signing_key)
+    env["TZ_LEDGER_ORIGIN"] = "another.example/log"
+    assert_one_line_error(tradezone(env, "org", "create", "Other", "--role", "firm", cwd=tmp_path),
+                          "TZ_LEDGER_ORIGIN", "not signed by this key as 'another.example/log'")
+    assert _log_and_orgs(database) == before
+    del env["TZ_LEDGER_ORIGIN"]
+    assert tradezone(env, "org", "create", "Other", "--role", "firm", cwd=tmp_path).returncode == 0
+
+
+def test_commands_that_check_copy_or_add_to_the_log_never_make_a_missing_key(env, tmp_path):
+    key = tmp_path / "var" / "ledger.pem"
+    env["TZ_LEDGER_KEY_FILE"] = str(key)
+    assert tradezone(env, "db", "upgrade", cwd=tmp_path).returncode == 0
+    key.unlink()
+    backup = tmp_path / "backup.sqlite3"
+    for args in (["ledger", "check"], ["db", "backup", str(backup)],
+                 ["org", "create", "Acme", "--role", "firm"], ["org", "list"]):
+        assert_one_line_error(tradezone(env, *args, cwd=tmp_path), "TZ_LEDGER_KEY_FILE",
+                              f"cannot read signing key {key}: No such file or directory; "
+                              "`tradezone db upgrade` makes one for a new log")
+        assert not key.exists() and not backup.exists()
