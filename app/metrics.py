@@ -1,6 +1,7 @@
 """Prometheus metrics of the HTTP API: requests by method, route template
 and status, their latency, and the ledger's size and the age of its newest
-checkpoint (read at each scrape). Two ways to scrape them:
+checkpoint (read at each scrape; ``tz_ledger_up`` says whether that read
+worked). Two ways to scrape them:
 
 - ``tradezone serve --metrics-port P`` (``TZ_API_METRICS_PORT``): gunicorn's
   master process serves them on 127.0.0.1:P (``--metrics-host`` for another
@@ -39,8 +40,10 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
+import ledger
 from ledger.sqlstore import SqlLog
 
+from .db_errors import DATABASE_ERRORS, describe
 from .identity.auth import protected
 from .identity.models import Role
 from .platform import Platform, current_platform
@@ -55,6 +58,7 @@ LATENCY = Histogram("tz_api_request_seconds", "Time to answer an HTTP request",
                              10))
 
 logger = logging.getLogger(__name__)
+_UP_HELP = "1 when this scrape could read the ledger's size and newest checkpoint, else 0"
 blp = Blueprint("metrics", __name__, description="The API's Prometheus metrics (operators).")
 
 
@@ -125,9 +129,17 @@ class LedgerCollector:
             with self.platform.db.autocommit() as connection:
                 log = SqlLog(connection)
                 size, latest = log.size, log.latest_checkpoint()
+        except (*DATABASE_ERRORS, ledger.IntegrityError) as error:
+            # The request counts are still worth a scrape; a traceback in the
+            # exporter's thread at every scrape is not. An alert keys on this.
+            what = describe(error) if isinstance(error, DATABASE_ERRORS) else str(error)
+            logger.warning("the ledger could not be read for metrics: %s", what)
+            yield GaugeMetricFamily("tz_ledger_up", _UP_HELP, value=0)
+            return
         finally:
             if not self.keep_connections:
                 self.platform.db.dispose()
+        yield GaugeMetricFamily("tz_ledger_up", _UP_HELP, value=1)
         yield GaugeMetricFamily("tz_ledger_entries", "Entries in the ledger", value=size)
         if latest is not None:
             yield GaugeMetricFamily("tz_ledger_checkpoint_size",

@@ -33,7 +33,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger, CheckConstraint, Column, Connection, DateTime, Integer, LargeBinary,
-    MetaData, Table, Text, select,
+    MetaData, Table, Text, select, type_coerce,
 )
 from sqlalchemy.engine import Dialect
 
@@ -178,6 +178,10 @@ class StoredCheckpoint:
     signed_at: datetime
 
 
+# The signing time as the driver returns it: SqlLog converts it itself.
+_SELECT_CHECKPOINT = select(checkpoints.c.size, checkpoints.c.root_hash, checkpoints.c.note,
+                            type_coerce(checkpoints.c.signed_at, Text))
+
 _NO_HEAD = "ledger_head row is missing; run the migrations"
 
 
@@ -296,12 +300,36 @@ class SqlLog:
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         row = self.connection.execute(
-            select(checkpoints).order_by(checkpoints.c.size.desc()).limit(1)).first()
-        return _stored_checkpoint(row) if row else None
+            _SELECT_CHECKPOINT.order_by(checkpoints.c.size.desc()).limit(1)).first()
+        return self._stored_checkpoint(row) if row else None
 
     def checkpoint_at(self, size: int) -> StoredCheckpoint | None:
-        row = self.connection.execute(select(checkpoints).where(checkpoints.c.size == size)).first()
-        return _stored_checkpoint(row) if row else None
+        row = self.connection.execute(
+            _SELECT_CHECKPOINT.where(checkpoints.c.size == size)).first()
+        return self._stored_checkpoint(row) if row else None
+
+    def _stored_checkpoint(self, row: Any) -> StoredCheckpoint:
+        size, root_hash, note, signed_at = row
+        root_hash = _stored_bytes(root_hash, f"the root hash of checkpoint {size}", size)
+        return StoredCheckpoint(size, root_hash, note, self._signing_time(size, signed_at))
+
+    def _signing_time(self, size: int, stored: Any) -> datetime:
+        """The column's value as the driver returned it, converted here rather
+        than while the row is fetched, where text that is no time (an edit by
+        hand in SQLite) would be a bare ValueError."""
+        if isinstance(stored, datetime):
+            return stored
+        dialect = self.connection.dialect
+        parse = checkpoints.c.signed_at.type.dialect_impl(dialect).result_processor(dialect, None)
+        try:
+            value = parse(stored) if parse else stored
+        except (ValueError, TypeError):
+            value = None
+        if not isinstance(value, datetime):
+            raise IntegrityError(f"the signing time of checkpoint {size} is stored as "
+                                 f"{type(stored).__name__} {str(stored)[:40]!r}, not a time",
+                                 index=size)
+        return value
 
     def iter_checkpoints(self) -> Iterator[StoredCheckpointRow]:
         """Every checkpoint's size, stored root and note, smallest first: what
@@ -397,8 +425,3 @@ def _stored_bytes(value: Any, what: str, index: int) -> bytes:
     raise IntegrityError(f"{what} is stored as {type(value).__name__}, not bytes", index=index)
 
 
-def _stored_checkpoint(row: Any) -> StoredCheckpoint:
-    fields = dict(row._mapping)
-    fields["root_hash"] = _stored_bytes(fields["root_hash"], f"the root hash of checkpoint "
-                                        f"{fields['size']}", fields["size"])
-    return StoredCheckpoint(**fields)

@@ -213,7 +213,12 @@ def test_a_proof_over_rows_already_read_opens_no_connection(client, filled, plat
      "/api/v1/ledger/proofs/inclusion?index=2&tree_size=6", 3),
     ("UPDATE ledger_checkpoints SET root_hash = hex(root_hash) WHERE size = 8",  # the latest
      "/api/v1/ledger/checkpoint", 8),
-], ids=["entry", "entries", "tree-row", "checkpoint-root"])
+    ("UPDATE ledger_checkpoints SET signed_at = 'yesterday' WHERE size = 8",
+     "/api/v1/ledger/checkpoint", 8),
+    ("UPDATE ledger_checkpoints SET signed_at = 5 WHERE size = 8",
+     "/api/v1/ledger/checkpoint", 8),
+], ids=["entry", "entries", "tree-row", "checkpoint-root", "checkpoint-time-text",
+        "checkpoint-time-number"])
 def test_a_value_edited_into_text_is_an_integrity_failure_naming_its_index(
         client, filled, regulator, platform, edit, path, index, caplog):
     # SQLite keeps whatever type an edit by hand leaves; the answer names where

@@ -69,6 +69,27 @@ def test_the_ledger_gauges_follow_the_log(client, admin, platform, clock):
     assert size >= 2 and sample(text, "tz_ledger_checkpoint_size") == size  # the admin's org
     clock.advance(seconds=90)
     assert sample(scrape(client, admin), "tz_ledger_checkpoint_age_seconds") == 90.0
+    assert sample(text, "tz_ledger_up") == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # PostgreSQL keeps types
+def test_a_ledger_that_cannot_be_read_is_a_gauge_and_a_line_not_a_failed_scrape(
+        client, admin, platform, caplog):
+    from sqlalchemy import text as sql
+    before = sample(scrape(client, admin), "tz_api_requests_total", method="GET",
+                    route="/metrics", status="200") or 0
+    with platform.db.write() as session:  # an edit by hand: no time where one belongs
+        session.execute(sql("UPDATE ledger_checkpoints SET signed_at = 'soon'"))
+    with caplog.at_level(logging.WARNING, logger="app.metrics"):
+        text = scrape(client, admin)
+    assert sample(text, "tz_ledger_up") == 0
+    assert sample(text, "tz_ledger_entries") is None
+    assert sample(text, "tz_api_requests_total", method="GET", route="/metrics",
+                  status="200") == before + 1  # the request counts are still there
+    (record,) = [r for r in caplog.records if r.name == "app.metrics"]
+    assert record.getMessage().startswith("the ledger could not be read for metrics: "
+                                          "the signing time of checkpoint ")
+    assert "Traceback" not in caplog.text
 
 
 @pytest.mark.parametrize("role", [Role.FIRM, Role.CUSTOMS, Role.REGULATOR])
