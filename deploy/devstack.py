@@ -32,6 +32,7 @@ BIN = Path(sys.executable).parent
 GATEWAY_USER = "tz-gateway"
 SYNC_INTERVAL = 2  # seconds between two looks of the watcher at the device registry
 API_METRICS_PORT = "9107"  # the API's Prometheus metrics, unless TZ_API_METRICS_PORT says
+GATEWAY_METRICS_PORT = "9108"  # the gateway's, unless TZ_GATEWAY_METRICS_PORT says
 
 
 def main() -> int:
@@ -41,6 +42,8 @@ def main() -> int:
     mqtt_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, TZ_VAR_DIR=str(var), TZ_MQTT_HOST="127.0.0.1",
                TZ_API_METRICS_PORT=os.environ.get("TZ_API_METRICS_PORT", API_METRICS_PORT),
+               TZ_GATEWAY_METRICS_PORT=os.environ.get("TZ_GATEWAY_METRICS_PORT",
+                                                      GATEWAY_METRICS_PORT),
                TZ_MQTT_PORT=str(args.mqtt_port), TZ_MQTT_USERNAME=GATEWAY_USER,
                TZ_MQTT_PASSWORD=_gateway_password(mqtt_dir / "gateway-password"))
     stack = Stack(env)
@@ -73,7 +76,7 @@ def main() -> int:
                                       devices, "--devices", "3", "--rate", str(args.rate),
                                       "--duration", "86400", "--progress", "30"],
                         var / "simulator.log")
-        _print_welcome(args, var, broker)
+        _print_welcome(args, env, var, broker)
         stack.wait()
     except KeyboardInterrupt:
         pass
@@ -212,22 +215,22 @@ def _wait_port(port: int, stack: Stack, timeout: float = 15) -> None:
     raise StackError(f"the broker did not listen on 127.0.0.1:{port} within {timeout:.0f} s")
 
 
-def _print_welcome(args: argparse.Namespace, var: Path, broker: Path) -> None:
+def _print_welcome(args: argparse.Namespace, env: dict[str, str], var: Path,
+                   broker: Path) -> None:
     api = f"http://{args.host}:{args.port}"
     tokens = var / "demo-tokens.json"
     regulator = ""
     if tokens.exists():
         regulator = json.loads(tokens.read_text())["organisations"]["regulator"]["token"]
-    api_metrics = os.environ.get("TZ_API_METRICS_PORT", API_METRICS_PORT)
     print(f"""
 Tradezone is running (Ctrl-C stops everything):
   API docs        {api}/api/v1/docs            (OpenAPI: {api}/api/v1/openapi.json)
   audit console   {api}/console/               (sign in with the regulator token below)
   ledger          curl {api}/api/v1/ledger/checkpoint
-  API metrics     http://127.0.0.1:{api_metrics}/metrics (no token)
+  API metrics     http://127.0.0.1:{env['TZ_API_METRICS_PORT']}/metrics (no token)
   broker          Mosquitto on 127.0.0.1:{args.mqtt_port} ({broker})
   broker users    from the device registry, every {SYNC_INTERVAL} s; log {var}/mqtt-sync.log
-  gateway         metrics on http://127.0.0.1:{os.environ.get("TZ_GATEWAY_METRICS_PORT", "9108")}/metrics; logs in {var}/gateway.log
+  gateway         metrics on http://127.0.0.1:{env['TZ_GATEWAY_METRICS_PORT']}/metrics; logs in {var}/gateway.log
   simulator       3 customs devices, {args.rate} signed events/s each; log {var}/simulator.log
   sample tokens   {tokens}    eval "$(.venv/bin/tradezone demo env)"
   regulator token {regulator or '(no sample loaded)'}
