@@ -50,8 +50,8 @@ def request_example(operation: dict) -> Any:
     for content in operation.get("requestBody", {}).get("content", {}).values():
         if "example" in content:
             return content["example"]
-        for example in content.get("examples", {}).values():
-            return example.get("value")
+        for named in content.get("examples", {}).values():
+            return named.get("value")
     return None
 
 
