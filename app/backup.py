@@ -57,9 +57,9 @@ def backup_sqlite(database_url: str, destination: Path) -> BackupCopy:
     if destination.exists():
         raise ConfigError(f"{destination} exists: a backup never overwrites a file")
     try:
-        partial = _new_private_file(destination)
+        partial = new_private_file(destination)
         try:
-            _copy_pages(source, partial)
+            copy_pages(source, partial)
             fsync_path(partial)
             os.link(partial, destination)  # fails, never replaces, if it appeared meanwhile
             fsync_path(destination.parent)
@@ -75,7 +75,7 @@ def backup_sqlite(database_url: str, destination: Path) -> BackupCopy:
     return BackupCopy(destination, destination.stat().st_size)
 
 
-def _new_private_file(destination: Path) -> Path:
+def new_private_file(destination: Path) -> Path:
     """A new empty file beside ``destination``, mode 0600 (SQLite keeps the
     mode it finds), with a name of its own: two backups never share one."""
     descriptor, name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".partial",
@@ -84,7 +84,7 @@ def _new_private_file(destination: Path) -> Path:
     return Path(name)
 
 
-def _copy_pages(source: Path, target: Path) -> None:
+def copy_pages(source: Path, target: Path) -> None:
     # pages=-1: every page in one step, so one read transaction (one commit's
     # view); a stepwise copy restarts whenever a writer commits meanwhile.
     with closing(sqlite3.connect(source, timeout=30)) as reader, \

@@ -27,14 +27,17 @@ from .logcheck import check_platform_log
 from .platform import Platform, build_platform
 
 
-def _platform(ctx: click.Context, *, first_run: bool = False) -> Platform:
+def _platform(ctx: click.Context, *, first_run: bool = False,
+              database_may_be_missing: bool = False) -> Platform:
     """The platform of the environment's configuration. Its SQLite database and
     signing key must exist unless ``first_run`` (`db upgrade` makes them): a
     command that checks or copies the log, or adds to it, never makes a new key
-    for a log that another key signed."""
+    for a log that another key signed. `db restore` may bring the database
+    back (``database_may_be_missing``), never the key."""
     if ctx.obj is None:
         config = Config.from_env()
-        if not first_run:  # the likelier mistake first: `db upgrade` was never run
+        if not (first_run or database_may_be_missing):
+            # The likelier mistake first: `db upgrade` was never run.
             require_existing_database(config.database_url)
         ctx.obj = build_platform(config, create_key=first_run)
     return ctx.obj
@@ -65,7 +68,7 @@ def main() -> None:
 
 @main.group()
 def db() -> None:
-    """Database schema."""
+    """The database: its schema, backups and restores."""
 
 
 @db.command("upgrade")
@@ -109,6 +112,46 @@ def db_backup(ctx: click.Context, destination: Path) -> None:
     if not report.ok:
         click.echo("the copy is faithful: run `tradezone ledger check` on the database", err=True)
         sys.exit(1)
+
+
+@db.command("restore")
+@click.argument("backup", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--discard-newer", is_flag=True,
+              help="Restore even over a database whose log went further than the backup's "
+                   "(a damaged one): the entries after the backup are dropped.")
+@click.pass_context
+def db_restore(ctx: click.Context, backup: Path, discard_newer: bool) -> None:
+    """Put the SQLite backup BACKUP in place of the database, once its log
+    verifies against the platform's key and no process has the database open.
+    The database it replaces is renamed beside it, never deleted."""
+    from .restore import backup_log, restore_sqlite, restore_target
+
+    platform = _platform(ctx, database_may_be_missing=True)
+    restore_target(platform.config.database_url)  # SQLite, before the backup is read
+    backup_log(backup.absolute())  # a Tradezone database, before its log is read
+    copy = Database(f"sqlite:///{backup.absolute()}")
+    try:
+        report = _check_log_of(copy, platform)
+    finally:
+        copy.dispose()
+    if not report.ok:
+        _print_log_report(report)
+        raise click.ClickException(f"the log of {backup} does not verify against this "
+                                   "platform's key (TZ_LEDGER_KEY_FILE): nothing restored")
+    restored = restore_sqlite(platform.config.database_url, backup,
+                              discard_newer=discard_newer)
+    click.echo(f"restored {backup} to {restored.database}: log size {restored.log.size:,}, "
+               f"{report.checkpoints_checked:,} checkpoints verified")
+    if restored.log.checkpoint_root is not None:
+        click.echo(f"its latest checkpoint: size {restored.log.checkpoint_size}, "
+                   f"root {base64.b64encode(restored.log.checkpoint_root).decode()}")
+    if restored.replaced is not None:
+        before = (f"log size {restored.replaced_log.size:,}" if restored.replaced_log
+                  else f"unreadable: {restored.replaced_unreadable}")
+        click.echo(f"the database it replaced ({before}) is now {restored.replaced}")
+    click.echo("compare that checkpoint with the newest one your monitors saved before serving "
+               "(`tradezone audit monitor`); run `tradezone db upgrade` if the backup was "
+               "taken by an older version", err=True)
 
 
 @main.command()

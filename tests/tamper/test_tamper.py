@@ -23,9 +23,7 @@ from __future__ import annotations
 import base64
 import http.client
 import os
-import shutil
 import urllib.error
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -194,13 +192,12 @@ def test_restoring_an_older_backup_is_a_rollback_then_a_rewritten_history_to_the
     with serving(env, tmp_path) as url:
         seen = monitor.run_once(url, verifier, state)
     assert seen.ok, seen.lines
-    # Restored as the README says: every server stopped, the copy put back.
+    # Restored as the README says: every server stopped, `db restore` told
+    # that the database is ahead of the backup and that this is meant.
     platform.db.dispose()
-    database = Path(config.database_url.removeprefix("sqlite:///"))
-    for leftover in (database.with_name(database.name + "-wal"),
-                     database.with_name(database.name + "-shm")):
-        leftover.unlink(missing_ok=True)
-    shutil.copyfile(backup, database)
+    put_back = CliRunner().invoke(main, ["db", "restore", str(backup), "--discard-newer"],
+                                  env=env)
+    assert put_back.exit_code == 0, put_back.output
     with serving(env, tmp_path) as url:
         rolled_back = monitor.run_once(url, verifier, state)
         assert not rolled_back.ok and rolled_back.alarm.kind == "rollback", rolled_back.lines
