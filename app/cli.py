@@ -16,7 +16,8 @@ from ledger.sqlstore import SqlLog
 
 from .config import Config, ConfigError
 from .db import (
-    Database, make_database_file_private, require_existing_database, unusable_database_line,
+    DATABASE_MADE_PRIVATE, Database, make_database_file_private, require_existing_database,
+    unusable_database_line,
 )
 from .db_errors import DATABASE_ERRORS, describe, safe_traceback
 from .errors import AppError
@@ -79,7 +80,7 @@ def db_upgrade(ctx: click.Context) -> None:
 
     platform = _platform(ctx, first_run=True)
     if make_database_file_private(platform.config.database_url):
-        click.echo("the SQLite database was readable by other users: it is 0600 now", err=True)
+        click.echo(DATABASE_MADE_PRIVATE, err=True)
     upgrade(platform.db.engine)
     with platform.db.write() as session:
         checkpoint = platform.notary.ensure_checkpoint(session)

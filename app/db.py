@@ -242,6 +242,9 @@ def require_existing_database(url: str) -> None:
                           "exist: run `tradezone db upgrade`")
 
 
+DATABASE_MADE_PRIVATE = "the SQLite database was readable by other users: it is 0600 now"
+
+
 def make_database_file_private(url: str) -> bool:
     """Make a SQLite database file readable by its owner only (0600), as the
     key files are: it holds every document, consent and token hash. A missing

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from contextlib import ExitStack
@@ -15,7 +16,9 @@ from gunicorn.app.base import BaseApplication
 from . import create_app
 from .access_log import AccessLogger
 from .config import Config, ConfigError
-from .db import require_existing_database
+from .db import (
+    DATABASE_MADE_PRIVATE, make_database_file_private, require_existing_database,
+)
 from .console.secret import SecretFileError, load_or_create_secret, secret_file_for
 from .platform import build_platform
 
@@ -73,6 +76,8 @@ def serve(config: Config, host: str, port: int, workers: int,
             cleanup.callback(_make_metrics_directory(master))
         platform = build_platform(config)
         require_existing_database(config.database_url)
+        if make_database_file_private(config.database_url):  # copied in by hand, say
+            print(DATABASE_MADE_PRIVATE, file=sys.stderr, flush=True)
         _check_console_secret(config)
         with platform.db.write() as session:
             platform.notary.ensure_checkpoint(session)

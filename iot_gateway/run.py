@@ -7,7 +7,9 @@ import signal
 import threading
 
 from app.config import Config
-from app.db import require_existing_database
+from app.db import (
+    DATABASE_MADE_PRIVATE, make_database_file_private, require_existing_database,
+)
 from app.platform import Platform, build_platform
 
 from . import logs
@@ -26,6 +28,8 @@ def run_gateway(config: Config, options: GatewayOptions) -> int:
         signal.signal(signum, lambda number, frame: stop.set())
     platform = build_platform(config)
     require_existing_database(config.database_url)
+    if make_database_file_private(config.database_url):  # copied in by hand, say
+        log_event(log, logging.WARNING, "database_made_private", detail=DATABASE_MADE_PRIVATE)
     _check_database(platform)
     gateway = Gateway(platform, config, options)
     try:
