@@ -6,7 +6,7 @@ copy. SQLite's backup API copies every page inside one read transaction
 instead, so the copy is the database as of one commit, while writers go on
 (WAL readers do not block them). The copy is written under a temporary name
 with mode 0600 (it holds every document, consent and token hash), made
-durable, and only then renamed to the name asked for: an interrupted backup
+durable, and only then linked to the name asked for: an interrupted backup
 never leaves a file that looks like a finished one.
 
 The copy holds no secret key: the ledger's signing key (TZ_LEDGER_KEY_FILE)

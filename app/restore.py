@@ -16,7 +16,8 @@ Restoring by hand goes wrong in three ways, each refused here:
 Nothing is deleted: the database that is replaced is renamed beside it
 (``NAME.replaced-<UTC time>``), to be examined or removed by the operator.
 The backup is copied as a backup is taken (``app.backup``): a private
-temporary file, SQLite's integrity check, fsync, and then one rename into place.
+temporary file, SQLite's integrity check, fsync, and then one link into place
+(which fails, rather than overwrite, if a file took the name meanwhile).
 """
 
 from __future__ import annotations
