@@ -125,21 +125,24 @@ def db_restore(ctx: click.Context, backup: Path, discard_newer: bool) -> None:
     """Put the SQLite backup BACKUP in place of the database, once its log
     verifies against the platform's key and no process has the database open.
     The database it replaces is renamed beside it, never deleted."""
-    from .restore import backup_log, restore_sqlite, restore_target
+    from .restore import restore_sqlite
 
     platform = _platform(ctx, database_may_be_missing=True)
-    restore_target(platform.config.database_url)  # SQLite, before the backup is read
-    backup_log(backup.absolute())  # a Tradezone database, before its log is read
-    copy = Database(f"sqlite:///{backup.absolute()}")
-    try:
-        report = _check_log_of(copy, platform)
-    finally:
-        copy.dispose()
-    if not report.ok:
-        _print_log_report(report)
-        raise click.ClickException(f"the log of {backup} does not verify against this "
-                                   "platform's key (TZ_LEDGER_KEY_FILE): nothing restored")
-    restored = restore_sqlite(platform.config.database_url, backup,
+    report: LogReport | None = None  # the backup's, once verify_log has run
+
+    def verify_log(path: Path) -> None:
+        nonlocal report
+        copy = Database(f"sqlite:///{path}")
+        try:
+            report = _check_log_of(copy, platform)
+        finally:
+            copy.dispose()
+        if not report.ok:
+            _print_log_report(report)
+            raise click.ClickException(f"the log of {backup} does not verify against this "
+                                       "platform's key (TZ_LEDGER_KEY_FILE): nothing restored")
+
+    restored = restore_sqlite(platform.config.database_url, backup, verify_log,
                               discard_newer=discard_newer)
     click.echo(f"restored {backup} to {restored.database}: log size {restored.log.size:,}, "
                f"{report.checkpoints_checked:,} checkpoints verified")

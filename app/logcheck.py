@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import ledger
 from ledger.logcheck import LogReport, check_log
 from ledger.sqlstore import SqlLog
 
@@ -18,7 +17,6 @@ def check_platform_log(platform: Platform, database: Database | None = None,
     """Every entry, stored hash and signed checkpoint of ``database``'s log
     (default: the platform's own), read in one snapshot and checked against
     the platform's key; ``progress(done, size)`` as leaves are checked."""
-    verifier = ledger.NoteVerifier.from_verifier_key(platform.notary.signer.verifier_key)
     database = database or platform.db
     with database.read() as session:
         if database.dialect == "postgresql":
@@ -29,5 +27,5 @@ def check_platform_log(platform: Platform, database: Database | None = None,
         log = SqlLog(session.connection())
         size = log.size
         report_progress = (lambda done: progress(done, size)) if progress else None
-        return check_log(log.iter_leaves(), list(log.iter_checkpoints()), verifier,
+        return check_log(log.iter_leaves(), list(log.iter_checkpoints()), platform.notary.verifier,
                          head_size=size, progress=report_progress)

@@ -11,7 +11,7 @@ Restoring by hand goes wrong in three ways, each refused here:
   them would stop verifying, which monitors report as a rollback. Allowed
   only when asked for (``discard_newer``), for a database that is damaged;
 - from a file that is no Tradezone database, or whose log does not verify
-  against this platform's key (the caller checks that: ``app.logcheck``).
+  against this platform's key (the caller's ``verify_log``: ``app.logcheck``).
 
 Nothing is deleted: the database that is replaced is renamed beside it
 (``NAME.replaced-<UTC time>``), to be examined or removed by the operator.
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -56,7 +57,7 @@ class Restored:
     replaced_unreadable: str | None = None  # why it could not be read
 
 
-def backup_log(backup: Path) -> LogHead:
+def _backup_log(backup: Path) -> LogHead:
     """The log of the backup file, or ConfigError if it is no Tradezone database."""
     if not backup.is_file():
         raise ConfigError(f"{backup} is not a file")
@@ -70,7 +71,7 @@ def backup_log(backup: Path) -> LogHead:
         raise ConfigError(f"{backup} is not a Tradezone database: {error}") from error
 
 
-def restore_target(database_url: str) -> Path:
+def _restore_target(database_url: str) -> Path:
     """The SQLite file a restore replaces; ConfigError for a server database."""
     target = sqlite_file(database_url)
     if target is None:
@@ -81,16 +82,20 @@ def restore_target(database_url: str) -> Path:
     return target.absolute()
 
 
-def restore_sqlite(database_url: str, backup: Path, *, discard_newer: bool = False) -> Restored:
-    """Replace the SQLite database of ``database_url`` with a copy of ``backup``
-    (whose log the caller has verified); ConfigError, with nothing changed,
-    when the database is in use, is ahead of the backup (unless
-    ``discard_newer``), or a file cannot be written."""
-    target = restore_target(database_url)
+def restore_sqlite(database_url: str, backup: Path, verify_log: Callable[[Path], None], *,
+                   discard_newer: bool = False) -> Restored:
+    """Replace the SQLite database of ``database_url`` with a copy of ``backup``;
+    ConfigError, with nothing changed, when the database is not SQLite, the
+    backup is no Tradezone database, the database is in use or ahead of the
+    backup (unless ``discard_newer``), or a file cannot be written.
+    ``verify_log(backup)`` checks the backup's log once it is known to be a
+    Tradezone database, and raises to stop the restore."""
+    target = _restore_target(database_url)
     backup = Path(backup).absolute()
     if backup == target:
         raise ConfigError(f"{backup} is the configured database itself")
-    restored_log = backup_log(backup)
+    restored_log = _backup_log(backup)
+    verify_log(backup)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         copy = new_private_file(target)

@@ -58,7 +58,7 @@ class Notary:
     def __init__(self, signer: ledger.NoteSigner, clock: Callable[[], datetime]) -> None:
         self.signer = signer
         self.clock = clock
-        self._verifier = ledger.NoteVerifier(signer.name, signer.public_key)
+        self.verifier = ledger.NoteVerifier(signer.name, signer.public_key)  # of its own notes
         self._signs_for_this_log = False
 
     @property
@@ -114,7 +114,7 @@ class Notary:
         latest = log.latest_checkpoint()
         if latest is not None:
             try:
-                self._verifier.verify(latest.note)
+                self.verifier.verify(latest.note)
             except ledger.VerificationError as error:
                 raise ConfigError(
                     f"TZ_LEDGER_KEY_FILE, TZ_LEDGER_ORIGIN: the log's latest checkpoint (size "
