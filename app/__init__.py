@@ -21,6 +21,7 @@ from .signing.views import blp as keys_blp
 from .platform import Platform, build_platform
 from .request_json import read_json_bodies_strictly
 from .request_query import read_queries_strictly
+from . import security_headers
 
 API_BLUEPRINTS = (ledger_blp, documents_blp, consents_blp, keys_blp, devices_blp, audit_blp,
                   orgs_blp)
@@ -61,6 +62,7 @@ def create_app(config: Config | None = None, platform: Platform | None = None) -
     app.register_blueprint(docs_blp)
     app.register_blueprint(console_blp)
     register_error_handlers(app)
+    security_headers.install(app)
 
     @app.get("/healthz")
     def healthz():
