@@ -246,8 +246,11 @@ def token_list(ctx: click.Context, org_id: str, as_json: bool) -> None:
             if as_json:
                 click.echo(json.dumps(_json_times(token_fields(item))))
             else:
+                used = (f"used {item.last_used_at:%Y-%m-%d %H:%M}" if item.last_used_at
+                        else "never used")
                 click.echo(f"{item.id}  {_token_state(item, now):<24}  "
-                           f"created {item.created_at:%Y-%m-%d %H:%M}  {item.label or ''}".rstrip())
+                           f"created {item.created_at:%Y-%m-%d %H:%M}  {used:<21}  "
+                           f"{item.label or ''}".rstrip())
 
 
 def _token_state(token, now: datetime) -> str:

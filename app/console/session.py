@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import AuthenticationError
 from app.identity.models import ApiToken, Organization, Role
-from app.identity.services import authenticate, token_refusal
+from app.identity.services import AuthenticatedOrg, authenticate, token_refusal
 from app.identity.tokens import parse_token
 
 from .secret import load_or_create_secret, secret_file_for
@@ -87,7 +87,7 @@ def csrf_ok(presented: str | None) -> bool:
                                                                 presented.encode())
 
 
-def sign_in(db_session: Session, presented_token: str, now: datetime) -> None:
+def sign_in(db_session: Session, presented_token: str, now: datetime) -> AuthenticatedOrg:
     """Check a pasted token and start a session for its organisation, if a regulator."""
     presented_token = presented_token.strip()
     try:
@@ -100,6 +100,7 @@ def sign_in(db_session: Session, presented_token: str, now: datetime) -> None:
     session.clear()  # a fresh session: nothing from before the sign-in survives
     session.update(org_id=org.id, token_id=parse_token(presented_token).token_id,
                    since=int(now.timestamp()), csrf=secrets.token_urlsafe(32))
+    return org
 
 
 def sign_out() -> None:

@@ -16,6 +16,7 @@ from app.audit import bundles
 from app.errors import NotFound
 from app.identity.auth import Principal
 from app.identity.models import Role
+from app.identity.services import record_token_use
 from app.platform import current_platform
 
 from . import forms, queries
@@ -96,10 +97,14 @@ def login():
                                error="The form expired; please sign in again."), 400
     platform = current_platform()
     try:
+        now = platform.now()
         with platform.db.read() as db_session:
-            sign_in(db_session, request.form.get("token", ""), platform.now())
+            org = sign_in(db_session, request.form.get("token", ""), now)
     except LoginRefused as refused:
         return render_template("console/login.html", error=refused.message), refused.status
+    if org.use_to_record:
+        with platform.db.write() as db_session:
+            record_token_use(db_session, org.token_id, now)
     return redirect(url_for("console.overview"), code=303)
 
 

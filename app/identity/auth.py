@@ -12,7 +12,7 @@ from app.errors import PermissionDenied
 from app.platform import current_platform
 
 from .models import Role
-from .services import authenticate
+from .services import authenticate, record_token_use
 
 BEARER_AUTH = "bearerAuth"
 
@@ -39,10 +39,13 @@ def protected(blp: Blueprint, *roles: Role):
         def wrapper(*args, **kwargs):
             # One statement: no transaction needed (cheaper than a read session).
             platform = current_platform()
+            now = platform.now()
             with platform.db.autocommit() as connection:
-                org = authenticate(connection, request.headers.get("Authorization"),
-                                   platform.now())
+                org = authenticate(connection, request.headers.get("Authorization"), now)
                 principal = Principal(org.id, org.role)
+            if org.use_to_record:  # at most once an hour per token
+                with platform.db.write() as session:
+                    record_token_use(session, org.token_id, now)
             if roles and principal.role not in roles:
                 raise PermissionDenied(f"role {principal.role.value} may not do this; "
                                        f"allowed: {allowed}")

@@ -43,5 +43,7 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # None: until revoked
+    # When it last authenticated a request, kept to the hour (services.LAST_USE_RESOLUTION).
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     org: Mapped[Organization] = relationship(back_populates="tokens")

@@ -77,6 +77,9 @@ class TokenSchema(Schema):
     revoked_at = fields.DateTime(allow_none=True, required=True)
     expires_at = fields.DateTime(allow_none=True, required=True, metadata={
         "description": "null: valid until revoked"})
+    last_used_at = fields.DateTime(allow_none=True, required=True, metadata={
+        "description": "when it last authenticated a request, to within an hour "
+                       "(null: never used)"})
 
 
 class TokenWriteSchema(TokenSchema):
@@ -95,4 +98,4 @@ def organization_fields(org: Organization) -> dict:
 def token_fields(token: ApiToken) -> dict:
     return {"id": token.id, "org_id": token.org_id, "label": token.label,
             "created_at": token.created_at, "revoked_at": token.revoked_at,
-            "expires_at": token.expires_at}
+            "expires_at": token.expires_at, "last_used_at": token.last_used_at}

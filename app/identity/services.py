@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 import ledger
@@ -161,17 +161,30 @@ def list_tokens(session: Session, org_id: str) -> list[ApiToken]:
                                 .order_by(ApiToken.created_at, ApiToken.id)))
 
 
+# How stale a token's last_used_at may get: it is written at most once per
+# token in this time, so reads stay reads. An hour tells an operator which
+# tokens are in use and which are forgotten, without tracking every request.
+LAST_USE_RESOLUTION = timedelta(hours=1)
+
+
 @dataclass(frozen=True)
 class AuthenticatedOrg:
     id: str
     role: Role
+    token_id: str
+    use_to_record: bool  # True: the token's last_used_at is older than LAST_USE_RESOLUTION
 
 
 # Built once: every request runs it, and building the statement cost more than running it.
 _TOKEN_LOOKUP = (
-    select(ApiToken.secret_hash, ApiToken.revoked_at, ApiToken.expires_at, Organization.id,
-           Organization.role)
+    select(ApiToken.secret_hash, ApiToken.revoked_at, ApiToken.expires_at, ApiToken.last_used_at,
+           Organization.id, Organization.role)
     .join(Organization).where(ApiToken.id == bindparam("token_id")))
+_RECORD_USE = (
+    update(ApiToken)
+    .where(ApiToken.id == bindparam("token_id"),
+           or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= bindparam("stale")))
+    .values(last_used_at=bindparam("now")))
 
 
 def authenticate(session: Session | Connection, authorization: str | None,
@@ -191,7 +204,20 @@ def authenticate(session: Session | Connection, authorization: str | None,
     refusal = token_refusal(row.revoked_at, row.expires_at, now)
     if refusal is not None:
         raise AuthenticationError(refusal)
-    return AuthenticatedOrg(row.id, row.role)
+    return AuthenticatedOrg(row.id, row.role, parsed.token_id,
+                            use_is_stale(row.last_used_at, now))
+
+
+def use_is_stale(last_used_at: datetime | None, now: datetime) -> bool:
+    return last_used_at is None or last_used_at <= now - LAST_USE_RESOLUTION
+
+
+def record_token_use(session: Session, token_id: str, now: datetime) -> None:
+    """Set the token's ``last_used_at`` to ``now`` unless a request within
+    :data:`LAST_USE_RESOLUTION` did (another worker, a moment ago). Not on the
+    ledger: it is bookkeeping for the operator, not a change of anything shared."""
+    session.execute(_RECORD_USE, {"token_id": token_id, "now": now,
+                                  "stale": now - LAST_USE_RESOLUTION})
 
 
 def token_refusal(revoked_at: datetime | None, expires_at: datetime | None,

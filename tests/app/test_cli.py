@@ -106,6 +106,7 @@ def test_org_list_and_token_list_show_no_secret(cli_env):
     assert datetime.fromisoformat(tokens[2]["expires_at"]) - created == timedelta(days=90)
     text = run(cli_env, "token", "list", firm["org_id"]).stdout
     assert "revoked" in text and "active" in text and "expires" in text
+    assert text.count("never used") == 3
     for output in (text, json.dumps(tokens)):
         for token in (firm["token"], second["token"], third["token"]):
             assert parse_token(token).secret not in output

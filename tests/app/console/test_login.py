@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from app.identity.models import Role
+from app.identity.models import ApiToken, Role
 from app.identity.services import create_token, revoke_token
 from app.identity.tokens import parse_token
 
@@ -42,6 +42,13 @@ def test_regulator_signs_in_and_sees_the_console(client, regulator):
     assert page.status_code == 200
     assert "Latest checkpoint" in page.text
     assert "Zone Regulator" in page.text  # who is signed in
+
+
+def test_signing_in_is_a_use_of_the_token(client, platform, regulator, clock):
+    token_id = parse_token(regulator.token).token_id
+    assert sign_in(client, regulator.token).status_code == 303
+    with platform.db.read() as session:
+        assert session.get(ApiToken, token_id).last_used_at == clock()
 
 
 def test_session_cookie_is_signed_httponly_strict_and_holds_no_token(client, regulator):

@@ -4,7 +4,7 @@ learns about another organisation's tokens; secrets are shown once."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -114,7 +114,8 @@ def test_an_admin_rotates_a_firms_token(client, cast, check_receipt, clock):
     listed = client.get(f"{ORGS}/{exporter.org_id}/tokens", headers=_bearer(new["token"]))
     assert [(t["id"], t["label"], t["revoked_at"] is None) for t in listed.get_json()] == [
         (old_id, None, False), (new["id"], "ERP, 2026-12", True)]
-    assert all(set(t) == {"id", "org_id", "label", "created_at", "revoked_at", "expires_at"}
+    assert all(set(t) == {"id", "org_id", "label", "created_at", "revoked_at", "expires_at",
+                          "last_used_at"}
                for t in listed.get_json())  # never a secret or its hash
 
 
@@ -244,3 +245,51 @@ def test_an_expiry_that_is_not_a_future_time_is_422(client, cast, clock, snapsho
     assert response.status_code == status
     assert response.get_json()["errors"]["json"] == {"expires_at": [message]}
     assert snapshot() == before
+
+
+def _last_used(client, org) -> dict[str, datetime | None]:
+    listed = client.get(f"{ORGS}/{org.org_id}/tokens", headers=org.headers)
+    assert listed.status_code == 200
+    return {token["id"]: token["last_used_at"] and datetime.fromisoformat(token["last_used_at"])
+            for token in listed.get_json()}
+
+
+def test_a_token_shows_when_it_was_last_used_to_the_hour(client, cast, clock):
+    admin, exporter = cast.admin, cast.exporter
+    spare = client.post(f"{ORGS}/{exporter.org_id}/tokens", json={"label": "spare"},
+                        headers=admin.headers).get_json()
+    token_id = parse_token(exporter.token).token_id
+    started = clock()
+    assert _last_used(client, exporter) == {token_id: started, spare["id"]: None}
+
+    clock.advance(minutes=59)  # within the hour: not written again
+    assert client.get("/api/v1/keys", headers=exporter.headers).status_code == 200
+    assert _last_used(client, exporter)[token_id] == started
+
+    clock.advance(minutes=2)
+    refused = client.post("/api/v1/keys", json={}, headers=exporter.headers)
+    assert refused.status_code == 422  # a refused request still used the token
+    assert _last_used(client, exporter) == {token_id: clock(), spare["id"]: None}
+
+
+def test_last_use_is_not_on_the_ledger(client, cast, clock):
+    before = client.get("/api/v1/ledger/checkpoint").get_json()["size"]
+    for _ in range(3):
+        clock.advance(hours=2)
+        assert client.get("/api/v1/keys", headers=cast.exporter.headers).status_code == 200
+    assert client.get("/api/v1/ledger/checkpoint").get_json()["size"] == before
+
+
+@pytest.mark.parametrize("presented", ["wrong secret", "revoked"])
+def test_a_refused_token_is_not_recorded_as_used(client, cast, platform, presented):
+    exporter = cast.exporter
+    token_id = parse_token(exporter.token).token_id
+    if presented == "revoked":
+        assert client.post(f"{ORGS}/{exporter.org_id}/tokens/{token_id}/revoke",
+                           headers=cast.admin.headers).status_code == 200
+        headers = exporter.headers
+    else:
+        headers = _bearer(exporter.token[:-4] + "AAAA")
+    assert client.get("/api/v1/keys", headers=headers).status_code == 401
+    with platform.db.read() as session:
+        assert session.get(ApiToken, token_id).last_used_at is None
