@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+import ledger
 from app.consent.models import Consent
 from app.consent.services import consent_for_read
 from app.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -17,6 +18,7 @@ from app.identity.auth import Principal
 from app.notary.receipts import receipt_for, receipt_for_indexes
 from app.notary.service import Notary, PendingEntry, make_entry
 from ledger.disclosure import Disclosure, disclose
+from ledger.sqlstore import SqlLog
 
 from .access import has_full_access, load_document
 from .models import Document, DocumentAccess, DocumentVersion
@@ -27,13 +29,17 @@ from .types import document_type
 @dataclass(frozen=True)
 class ReadPlan:
     """What a read will show, decided in a read transaction: the document, and
-    for a read under consent, the consent and the disclosure to log."""
+    for a read under consent, the consent and the disclosure to log, with what
+    the write needs that cannot change meanwhile (the subjects its entry names,
+    the logged bytes of the version's entry), so the write stays short."""
 
     document: Document
     version: DocumentVersion
     consent: Consent | None = None
     fields: frozenset[str] = frozenset()
     disclosure: Disclosure | None = None
+    refs: tuple[tuple[str, str], ...] = ()
+    version_entry: tuple[int, bytes] | None = None
 
     def full_view(self) -> dict[str, Any]:
         return {"access": "full", "content": self.version.content, "salts": self.version.salts}
@@ -50,7 +56,14 @@ def plan_read(session: Session, principal: Principal, document_id: str,
     consent = consent_for_read(session, principal, document, consent_id, now)
     fields = _fields_of(document.doc_type, consent.data_categories)
     disclosure = disclose(document.doc_type, version.content, version.salts, fields)
-    return ReadPlan(document, version, consent, fields, disclosure)
+    # The version's counterparties: the parties of a later amendment did not
+    # take part in the version read.
+    refs = document_refs(session, document) + (("consent", consent.id), ("org", principal.org_id))
+    logged = SqlLog(session.connection()).read_entries_at([version.entry_idx])
+    if not logged:
+        raise ledger.IntegrityError(f"the entry of {document.id} version {version.version} "
+                                    f"is missing from the log", index=version.entry_idx)
+    return ReadPlan(document, version, consent, fields, disclosure, refs, logged[0])
 
 
 def log_consent_read(session: Session, notary: Notary, principal: Principal, plan: ReadPlan,
@@ -71,14 +84,12 @@ def log_consent_read(session: Session, notary: Notary, principal: Principal, pla
     notarized = notary.record(session, [PendingEntry(
         make_entry("document.accessed", principal.org_id, now, document=document.id,
                    version=version.version, digest=version.digest, consent=consent.id,
-                   reader=principal.org_id),
-        document_refs(session, document) + (("consent", consent.id),
-                                            ("org", principal.org_id)))])
+                   reader=principal.org_id), plan.refs)])
     session.execute(insert(DocumentAccess.__table__), [{
         "entry_idx": notarized[0].index, "document_id": document.id,
         "version": version.version, "consent_id": consent.id,
         "reader_org_id": principal.org_id, "fields": sorted(plan.fields), "at": now}])
-    evidence = receipt_for(session, notarized, earlier=[version.entry_idx])
+    evidence = receipt_for(session, notarized, earlier=[plan.version_entry])
     return {"access": "consent", "consent_id": consent.id,
             "disclosure": plan.disclosure.to_json(), "evidence": evidence}
 

@@ -36,16 +36,16 @@ def entry_evidence(log: SqlLog, index: int, leaf_data: bytes, tree_size: int,
 
 
 def receipt_for(session: Session, notarized: Sequence[Notarized],
-                earlier: Sequence[int] = ()) -> dict:
+                earlier: Sequence[tuple[int, bytes]] = ()) -> dict:
     """The receipt of entries just recorded in ``session`` (same transaction),
-    after those of the entries at ``earlier`` indexes (logged before), all
-    proved into the checkpoint signed with them: no checkpoint or head to
-    read, since this transaction wrote both."""
+    after those of ``earlier`` entries (index and logged bytes, read before
+    the write began: logged entries never change), all proved into the
+    checkpoint signed with them: no checkpoint or head to read, since this
+    transaction wrote both."""
     last = max(notarized, key=lambda item: item.tree_size)
     tree_size = last.tree_size
     log = SqlLog(session.connection(), known_size=tree_size)
-    entries = [entry_evidence(log, index, data, tree_size)
-               for index, data in log.read_entries_at(earlier)]
+    entries = [entry_evidence(log, index, data, tree_size) for index, data in earlier]
     entries += [entry_evidence(log, item.index, item.leaf_data, tree_size,
                                item.proof if item.tree_size == tree_size else None)
                 for item in notarized]

@@ -262,6 +262,23 @@ def test_owner_sees_every_access_with_proofs(client, cast, clock, invoice, check
                       headers=cast.importer.headers).status_code == 404
 
 
+def test_a_read_whose_version_entry_is_gone_is_an_integrity_failure(
+        client, cast, clock, invoice, platform, snapshot, caplog):
+    # Before, the receipt silently left the version's entry out.
+    from sqlalchemy import text
+    grant(client, cast.exporter, cast.importer, clock)
+    with platform.db.write() as session:
+        index = session.scalar(text("SELECT entry_idx FROM document_versions "
+                                    "WHERE document_id = :id"), {"id": invoice["id"]})
+        session.execute(text("DELETE FROM ledger_entries WHERE idx = :idx"), {"idx": index})
+    before = snapshot()
+    read = client.get(f"/api/v1/documents/{invoice['id']}", headers=cast.importer.headers)
+    assert read.status_code == 500
+    assert read.get_json()["message"] == f"ledger integrity failure at index {index}"
+    assert "version 1 is missing from the log" in caplog.text
+    assert snapshot() == before  # no access logged
+
+
 def test_tampered_disclosure_does_not_verify(client, cast, clock, invoice):
     import copy
 
