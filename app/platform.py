@@ -9,15 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flask import current_app
+from sqlalchemy import inspect
 
 import ledger
 from ledger.keys import load_or_create_signing_key, load_signing_key
+from ledger.note import signers
 from ledger.rowcache import TreeRowCache
+from ledger.sqlstore import SqlLog, checkpoints as ledger_checkpoints
 
-from .config import Config, ConfigError
+from .config import Config, ConfigError, redacted_url
 from .consent.policy import ExportPolicy
 from .consent.policy.errors import PolicyFileError
-from .db import Database
+from .db import Database, sqlite_file
 from .notary.service import Notary
 
 
@@ -50,10 +53,33 @@ class Platform:
 
 def build_platform(config: Config, *, create_key: bool = True) -> Platform:
     """The platform of ``config``; a key or policy file that cannot be used is a
-    ConfigError naming its setting (nothing connects to the database yet).
-    Without ``create_key``, a missing signing key is such an error too."""
+    ConfigError naming its setting. Without ``create_key``, a missing signing
+    key is such an error too; with it, a missing key is made only for a log
+    that no key has signed yet (the only time this connects to the database)."""
+    database = Database(config.database_url)
+    if create_key and not config.ledger_key_file.exists():
+        _refuse_a_new_key_for_a_signed_log(config, database)
     notary = Notary(_signer(config, create_key), config.clock)
-    return Platform(config, Database(config.database_url), notary, _export_policy(config))
+    return Platform(config, database, notary, _export_policy(config))
+
+
+def _refuse_a_new_key_for_a_signed_log(config: Config, database: Database) -> None:
+    """A lost key file must come back from a backup: a new key would sign
+    checkpoints that every verifier of this log rejects as forged (and the
+    notary would refuse to use it), so none is made, not even left behind."""
+    path = sqlite_file(config.database_url)
+    if path is not None and not path.exists():
+        return  # a new database: `db upgrade` creates it (connecting would, too)
+    with database.autocommit() as connection:
+        if not inspect(connection).has_table(ledger_checkpoints.name):
+            return
+        latest = SqlLog(connection).latest_checkpoint()
+    if latest is not None:
+        raise ConfigError(
+            f"TZ_LEDGER_KEY_FILE: {config.ledger_key_file} is missing, but the log in "
+            f"{redacted_url(config.database_url)} is already signed (latest checkpoint: size "
+            f"{latest.size}, signed by {', '.join(signers(latest.note))}); put that key file "
+            f"back from a backup: a new key would not match")
 
 
 def _signer(config: Config, create_key: bool) -> ledger.NoteSigner:

@@ -126,6 +126,13 @@ class NoteVerifier:
         return body
 
 
+def signers(note_text: str) -> list[str]:
+    """Who signed a note, unverified: ``name+hex8`` (key name and key hash, as
+    a verifier key starts) per signature line, to name a key in a message."""
+    _, lines = _split_note(note_text)
+    return [f"{line.name}+{line.key_hash.hex()}" for line in lines]
+
+
 def _check_body(body: bytes) -> None:
     try:
         text = body.decode("utf-8")

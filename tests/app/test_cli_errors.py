@@ -299,3 +299,26 @@ def test_commands_that_check_copy_or_add_to_the_log_never_make_a_missing_key(env
                               f"cannot read signing key {key}: No such file or directory; "
                               "`tradezone db upgrade` makes one for a new log")
         assert not key.exists() and not backup.exists()
+
+
+def test_a_lost_key_is_not_replaced_by_the_commands_that_make_one(env, tmp_path):
+    # db upgrade, serve and gateway create a missing key for a new log only;
+    # for a signed log they say to bring the key back, and leave no key behind.
+    key = tmp_path / "var" / "ledger.pem"
+    env["TZ_LEDGER_KEY_FILE"] = str(key)
+    assert tradezone(env, "db", "upgrade", cwd=tmp_path).returncode == 0
+    assert tradezone(env, "org", "create", "Acme", "--role", "firm", cwd=tmp_path).returncode == 0
+    database = tmp_path / "var" / "tz.sqlite3"
+    before = _log_and_orgs(database)
+    signing_key = key.read_bytes()
+    key.unlink()
+    for args in (["db", "upgrade"], ["serve", "--port", str(free_port())], ["gateway"]):
+        assert_one_line_error(tradezone(env, *args, cwd=tmp_path),
+                              f"TZ_LEDGER_KEY_FILE: {key} is missing, but the log in",
+                              f"is already signed (latest checkpoint: size {before[0]},",
+                              "put that key file back from a backup")
+        assert not key.exists()
+    assert _log_and_orgs(database) == before
+    key.write_bytes(signing_key)
+    key.chmod(0o600)
+    assert tradezone(env, "db", "upgrade", cwd=tmp_path).returncode == 0

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import multiprocessing
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 import ledger
-from app.config import Config
+from app.config import Config, ConfigError
 from app.notary.service import PendingEntry, make_entry
 from app.platform import build_platform
 from ledger.logcheck import StoredCheckpointRow, check_log
@@ -106,3 +109,23 @@ def test_two_starts_at_once_sign_the_missing_checkpoint_once(platform, config, l
 def _ensure_checkpoint(platform):
     with platform.db.write() as session:
         return platform.notary.ensure_checkpoint(session)
+
+
+def test_no_new_key_is_made_for_a_log_another_key_signed(platform, config, tmp_path):
+    # A lost key file must come back from a backup: a new key would sign
+    # checkpoints that verifiers of this log reject, so none is made.
+    lost = tmp_path / "lost" / "ledger.pem"
+    with pytest.raises(ConfigError) as refused:
+        build_platform(replace(config, ledger_key_file=lost))
+    message = str(refused.value)
+    assert message.startswith(f"TZ_LEDGER_KEY_FILE: {lost} is missing, but the log in ")
+    name_and_hash = "+".join(platform.notary.signer.verifier_key.split("+", 2)[:2])
+    assert f"is already signed (latest checkpoint: size 0, signed by {name_and_hash})" in message
+    assert not lost.exists()
+    assert build_platform(config).notary.signer.public_key == platform.notary.signer.public_key
+
+
+def test_a_new_key_is_made_for_a_log_nobody_signed(database_url, tmp_path):
+    key = tmp_path / "new" / "ledger.pem"
+    built = build_platform(Config.for_tests(database_url, key))
+    assert key.exists() and built.notary.signer.public_key

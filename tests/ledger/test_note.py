@@ -382,3 +382,13 @@ def test_text_that_is_not_base64_or_not_utf8_is_a_format_error_not_a_crash(text)
     verifier = ledger.NoteVerifier.from_verifier_key(PETER_VKEY)
     with pytest.raises(ledger.NoteFormatError):
         verifier.verify(text)
+
+
+def test_signers_name_each_signature_lines_key_as_a_verifier_key_starts():
+    # Go's vectors: each signer is the first two parts of its verifier key.
+    from ledger.note import signers
+    assert signers(GO_NOTE) == [PETER_VKEY.rsplit("+", 1)[0]]
+    assert signers(GO_TEXT + "\n" + PETER_SIG + ENOCH_SIG) == [
+        PETER_VKEY.rsplit("+", 1)[0], ENOCH_VKEY.rsplit("+", 1)[0]]
+    with pytest.raises(ledger.NoteFormatError):
+        signers(GO_TEXT)  # no signature block
