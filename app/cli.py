@@ -29,18 +29,24 @@ from .platform import Platform, build_platform
 
 
 def _platform(ctx: click.Context, *, first_run: bool = False,
-              database_may_be_missing: bool = False) -> Platform:
+              database_may_be_missing: bool = False, any_schema: bool = False) -> Platform:
     """The platform of the environment's configuration. Its SQLite database and
     signing key must exist unless ``first_run`` (`db upgrade` makes them): a
     command that checks or copies the log, or adds to it, never makes a new key
     for a log that another key signed. `db restore` may bring the database
-    back (``database_may_be_missing``), never the key."""
+    back (``database_may_be_missing``), never the key. The schema must be
+    the code's, except to migrate, restore, back up or check the log
+    (``any_schema``: the ledger's tables have not changed)."""
     if ctx.obj is None:
         config = Config.from_env()
         if not (first_run or database_may_be_missing):
             # The likelier mistake first: `db upgrade` was never run.
             require_existing_database(config.database_url)
-        ctx.obj = build_platform(config, create_key=first_run)
+        platform = build_platform(config, create_key=first_run)
+        if not (first_run or database_may_be_missing or any_schema):
+            from .migrate import require_current_schema  # alembic: only when needed
+            require_current_schema(platform.db, config.database_url)
+        ctx.obj = platform
     return ctx.obj
 
 
@@ -96,7 +102,7 @@ def db_backup(ctx: click.Context, destination: Path) -> None:
     log. The ledger's signing key is not in it: back that file up on its own."""
     from .backup import backup_sqlite
 
-    platform = _platform(ctx)
+    platform = _platform(ctx, any_schema=True)
     copy = backup_sqlite(platform.config.database_url, destination)
     click.echo(f"backup written to {copy.path} ({copy.bytes:,} bytes, readable by its owner only)")
     backup = Database(copy.url)
@@ -405,7 +411,7 @@ def ledger_group() -> None:
 @click.pass_context
 def ledger_check(ctx: click.Context) -> None:
     """Re-verify the stored log: every entry, stored hash and signed checkpoint."""
-    platform = _platform(ctx)
+    platform = _platform(ctx, any_schema=True)
     report = _check_log_of(platform.db, platform)
     _print_log_report(report)
     if not report.ok:

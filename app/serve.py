@@ -20,6 +20,7 @@ from .db import (
     DATABASE_MADE_PRIVATE, make_database_file_private, require_existing_database,
 )
 from .console.secret import SecretFileError, load_or_create_secret, secret_file_for
+from .migrate import require_current_schema
 from .platform import build_platform
 
 # prometheus-client's multiprocess directory (app/metrics.py, which is not
@@ -79,6 +80,7 @@ def serve(config: Config, host: str, port: int, workers: int,
         if make_database_file_private(config.database_url):  # copied in by hand, say
             print(DATABASE_MADE_PRIVATE, file=sys.stderr, flush=True)
         _check_console_secret(config)
+        require_current_schema(platform.db, config.database_url)
         with platform.db.write() as session:
             platform.notary.ensure_checkpoint(session)
         platform.db.dispose()

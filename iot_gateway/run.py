@@ -10,6 +10,7 @@ from app.config import Config
 from app.db import (
     DATABASE_MADE_PRIVATE, make_database_file_private, require_existing_database,
 )
+from app.migrate import require_current_schema
 from app.platform import Platform, build_platform
 
 from . import logs
@@ -47,5 +48,6 @@ def _check_database(platform: Platform) -> None:
     """Fail at start, as ``tradezone serve`` does, when the database cannot be
     used (unreachable, refusing the credentials, not migrated), rather than at
     the first event; and sign a checkpoint of the log if it has none yet."""
+    require_current_schema(platform.db, platform.config.database_url)
     with platform.db.write() as session:
         platform.notary.ensure_checkpoint(session)

@@ -322,3 +322,23 @@ def test_a_lost_key_is_not_replaced_by_the_commands_that_make_one(env, tmp_path)
     key.write_bytes(signing_key)
     key.chmod(0o600)
     assert tradezone(env, "db", "upgrade", cwd=tmp_path).returncode == 0
+
+
+def test_a_database_behind_the_code_is_refused_by_the_commands_that_use_it(env, tmp_path):
+    # New code on a database not yet upgraded would answer a 500 to every
+    # request that touches a new column; checking and copying the log still work.
+    from tests.app.test_migrations import PREVIOUS_REVISION, downgrade
+    key = tmp_path / "var" / "ledger.pem"
+    env["TZ_LEDGER_KEY_FILE"] = str(key)
+    assert tradezone(env, "db", "upgrade", cwd=tmp_path).returncode == 0
+    downgrade(env["TZ_DATABASE_URL"], PREVIOUS_REVISION)
+    for args in (["serve", "--port", str(free_port())], ["gateway"],
+                 ["org", "create", "Acme", "--role", "firm"]):
+        assert_one_line_error(tradezone(env, *args, cwd=tmp_path), "TZ_DATABASE_URL=",
+                              f"is at schema revision {PREVIOUS_REVISION}; this code needs ",
+                              "run `tradezone db upgrade`")
+    assert tradezone(env, "ledger", "check", cwd=tmp_path).returncode == 0
+    assert tradezone(env, "db", "backup", str(tmp_path / "before-upgrade.sqlite3"),
+                     cwd=tmp_path).returncode == 0
+    assert tradezone(env, "db", "upgrade", cwd=tmp_path).returncode == 0
+    assert tradezone(env, "org", "create", "Acme", "--role", "firm", cwd=tmp_path).returncode == 0
