@@ -21,6 +21,8 @@ from .config import Config, ConfigError, redacted_url
 from .consent.policy import ExportPolicy
 from .consent.policy.errors import PolicyFileError
 from .db import Database, sqlite_file
+from .db_errors import DATABASE_ERRORS
+from .errors import database_unavailable
 from .notary.service import Notary
 
 
@@ -66,14 +68,21 @@ def build_platform(config: Config, *, create_key: bool = True) -> Platform:
 def _refuse_a_new_key_for_a_signed_log(config: Config, database: Database) -> None:
     """A lost key file must come back from a backup: a new key would sign
     checkpoints that every verifier of this log rejects as forged (and the
-    notary would refuse to use it), so none is made, not even left behind."""
+    notary would refuse to use it), so none is made, not even left behind.
+    A database that cannot be reached now is not asked: the app still starts
+    (and answers 503 until it can), and the notary checks before it signs."""
     path = sqlite_file(config.database_url)
     if path is not None and not path.exists():
         return  # a new database: `db upgrade` creates it (connecting would, too)
-    with database.autocommit() as connection:
-        if not inspect(connection).has_table(ledger_checkpoints.name):
+    try:
+        with database.autocommit() as connection:
+            if not inspect(connection).has_table(ledger_checkpoints.name):
+                return
+            latest = SqlLog(connection).latest_checkpoint()
+    except DATABASE_ERRORS as error:
+        if database_unavailable(error):
             return
-        latest = SqlLog(connection).latest_checkpoint()
+        raise
     if latest is not None:
         raise ConfigError(
             f"TZ_LEDGER_KEY_FILE: {config.ledger_key_file} is missing, but the log in "
