@@ -262,16 +262,21 @@ def _log_and_orgs(database: Path) -> tuple[int, int, int]:
                      for table in ("ledger_entries", "ledger_checkpoints", "organizations"))
 
 
-def test_a_key_that_did_not_sign_the_log_is_refused_by_every_command_that_writes(env, tmp_path):
-    # A lost key file silently replaced by a new one would give the log a
-    # second identity, which every verifier and monitor rejects as forged.
+def _signed_log(env, tmp_path) -> tuple[Path, Path, tuple[int, int, int], bytes]:
+    """A migrated database whose log an organisation's creation signed: the
+    key file, the database, its counts (_log_and_orgs) and the key's bytes."""
     key = tmp_path / "var" / "ledger.pem"
     env["TZ_LEDGER_KEY_FILE"] = str(key)
     assert tradezone(env, "db", "upgrade", cwd=tmp_path).returncode == 0
     assert tradezone(env, "org", "create", "Acme", "--role", "firm", cwd=tmp_path).returncode == 0
     database = tmp_path / "var" / "tz.sqlite3"
-    before = _log_and_orgs(database)
-    signing_key = key.read_bytes()
+    return key, database, _log_and_orgs(database), key.read_bytes()
+
+
+def test_a_key_that_did_not_sign_the_log_is_refused_by_every_command_that_writes(env, tmp_path):
+    # A lost key file silently replaced by a new one would give the log a
+    # second identity, which every verifier and monitor rejects as forged.
+    key, database, before, signing_key = _signed_log(env, tmp_path)
     key.write_text(ECC.generate(curve="ed25519").export_key(format="PEM"))
     for args in (["db", "upgrade"], ["org", "create", "Other", "--role", "firm"],
                  ["serve", "--port", str(free_port())], ["gateway"]):
@@ -304,13 +309,7 @@ def test_commands_that_check_copy_or_add_to_the_log_never_make_a_missing_key(env
 def test_a_lost_key_is_not_replaced_by_the_commands_that_make_one(env, tmp_path):
     # db upgrade, serve and gateway create a missing key for a new log only;
     # for a signed log they say to bring the key back, and leave no key behind.
-    key = tmp_path / "var" / "ledger.pem"
-    env["TZ_LEDGER_KEY_FILE"] = str(key)
-    assert tradezone(env, "db", "upgrade", cwd=tmp_path).returncode == 0
-    assert tradezone(env, "org", "create", "Acme", "--role", "firm", cwd=tmp_path).returncode == 0
-    database = tmp_path / "var" / "tz.sqlite3"
-    before = _log_and_orgs(database)
-    signing_key = key.read_bytes()
+    key, database, before, signing_key = _signed_log(env, tmp_path)
     key.unlink()
     for args in (["db", "upgrade"], ["serve", "--port", str(free_port())], ["gateway"]):
         assert_one_line_error(tradezone(env, *args, cwd=tmp_path),
