@@ -56,8 +56,8 @@ def plan_read(session: Session, principal: Principal, document_id: str,
     consent = consent_for_read(session, principal, document, consent_id, now)
     fields = _fields_of(document.doc_type, consent.data_categories)
     disclosure = disclose(document.doc_type, version.content, version.salts, fields)
-    # The version's counterparties: the parties of a later amendment did not
-    # take part in the version read.
+    # The subjects the access entry names, as of the version read: a party that
+    # an amendment adds meanwhile is named by that amendment's own entry.
     refs = document_refs(session, document) + (("consent", consent.id), ("org", principal.org_id))
     logged = SqlLog(session.connection()).read_entries_at([version.entry_idx])
     if not logged:

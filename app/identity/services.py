@@ -205,10 +205,10 @@ def authenticate(session: Session | Connection, authorization: str | None,
     if refusal is not None:
         raise AuthenticationError(refusal)
     return AuthenticatedOrg(row.id, row.role, parsed.token_id,
-                            use_is_stale(row.last_used_at, now))
+                            _use_is_stale(row.last_used_at, now))
 
 
-def use_is_stale(last_used_at: datetime | None, now: datetime) -> bool:
+def _use_is_stale(last_used_at: datetime | None, now: datetime) -> bool:
     return last_used_at is None or last_used_at <= now - LAST_USE_RESOLUTION
 
 
