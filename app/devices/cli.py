@@ -74,6 +74,8 @@ def mqtt_sync(directory: Path, reload_pid: Path | None, owner: str | None,
     require_existing_database(config.database_url)
     database = Database(config.database_url)  # only the registry: no ledger key needed
     try:
+        from app.migrate import require_current_schema  # alembic: only when needed
+        require_current_schema(database, config.database_url)
         if interval is None:
             admitted = broker_sync.read_registry(database, config.clock(), grace)
             _sync_once(admitted, gateway, directory, reload_pid, owner)

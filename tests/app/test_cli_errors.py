@@ -332,7 +332,7 @@ def test_a_database_behind_the_code_is_refused_by_the_commands_that_use_it(env, 
     assert tradezone(env, "db", "upgrade", cwd=tmp_path).returncode == 0
     downgrade(env["TZ_DATABASE_URL"], PREVIOUS_REVISION)
     for args in (["serve", "--port", str(free_port())], ["gateway"],
-                 ["org", "create", "Acme", "--role", "firm"]):
+                 ["org", "create", "Acme", "--role", "firm"], ["mqtt", "sync", "--dir", "auth"]):
         assert_one_line_error(tradezone(env, *args, cwd=tmp_path), "TZ_DATABASE_URL=",
                               f"is at schema revision {PREVIOUS_REVISION}; this code needs ",
                               "run `tradezone db upgrade`")
