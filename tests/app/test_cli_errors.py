@@ -218,24 +218,45 @@ def test_serve_refuses_an_impossible_port_or_worker_count(env, tmp_path, args):
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_gunicorn_wsgi_app_by_hand_stops_at_a_bad_setting_with_one_line(env, tmp_path):
-    """``gunicorn wsgi:app`` (without ``tradezone serve``'s checks): the worker's
-    one line and gunicorn's "worker failed to boot" (exit 3), which ends it
-    rather than starting worker after worker."""
-    env["TZ_MQTT_PORT"] = "mqtt"
+def gunicorn_by_hand(env, tmp_path) -> subprocess.CompletedProcess:
     try:
-        result = subprocess.run(
+        return subprocess.run(
             [str(TRADEZONE.parent / "gunicorn"), "--chdir", str(ROOT), "--bind",
              f"127.0.0.1:{free_port()}", "wsgi:app"], env=env, cwd=tmp_path,
             capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired as expired:
         pytest.fail(f"gunicorn kept running: {expired.stderr!r}")
+
+
+def assert_failed_to_boot(result: subprocess.CompletedProcess, line: str) -> None:
+    """The worker's one line and gunicorn's "worker failed to boot" (exit 3),
+    which ends it rather than starting worker after worker."""
     assert result.returncode == 3, result.stderr
     assert "Traceback" not in result.stderr, result.stderr
-    assert "tradezone: TZ_MQTT_PORT must be an integer from 1 to 65535, not 'mqtt'" \
-        in result.stderr.splitlines()
+    assert line in result.stderr.splitlines()
     assert "Worker failed to boot" in result.stderr
+
+
+def test_gunicorn_wsgi_app_by_hand_stops_at_a_bad_setting_with_one_line(env, tmp_path):
+    """``gunicorn wsgi:app`` without ``tradezone serve``'s own checks."""
+    env["TZ_MQTT_PORT"] = "mqtt"
+    assert_failed_to_boot(gunicorn_by_hand(env, tmp_path),
+                          "tradezone: TZ_MQTT_PORT must be an integer from 1 to 65535, not 'mqtt'")
     assert not (tmp_path / "var").exists()  # no database, key or secret was made
+
+
+def test_gunicorn_wsgi_app_by_hand_stops_at_a_database_not_made_or_not_upgraded(env, tmp_path):
+    from tests.app.test_migrations import PREVIOUS_REVISION, downgrade
+    database = env["TZ_DATABASE_URL"].removeprefix("sqlite:///")
+    assert_failed_to_boot(gunicorn_by_hand(env, tmp_path),
+                          f"tradezone: the database TZ_DATABASE_URL=sqlite:///{database} does "
+                          "not exist: run `tradezone db upgrade`")
+    assert not (tmp_path / "var").exists()
+    assert tradezone(env, "db", "upgrade", cwd=tmp_path).returncode == 0
+    downgrade(env["TZ_DATABASE_URL"], PREVIOUS_REVISION)
+    result = gunicorn_by_hand(env, tmp_path)
+    assert result.returncode == 3, result.stderr
+    assert f"is at schema revision {PREVIOUS_REVISION}; this code needs " in result.stderr
 
 
 @pytest.mark.parametrize("name, value, expected", [
