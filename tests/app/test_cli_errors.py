@@ -352,11 +352,15 @@ def test_a_database_behind_the_code_is_refused_by_the_commands_that_use_it(env, 
     env["TZ_LEDGER_KEY_FILE"] = str(key)
     assert tradezone(env, "db", "upgrade", cwd=tmp_path).returncode == 0
     downgrade(env["TZ_DATABASE_URL"], PREVIOUS_REVISION)
+    database = Path(env["TZ_DATABASE_URL"].removeprefix("sqlite:///"))
+    before = _log_and_orgs(database)
     for args in (["serve", "--port", str(free_port())], ["gateway"],
                  ["org", "create", "Acme", "--role", "firm"], ["mqtt", "sync", "--dir", "auth"]):
         assert_one_line_error(tradezone(env, *args, cwd=tmp_path), "TZ_DATABASE_URL=",
                               f"is at schema revision {PREVIOUS_REVISION}; this code needs ",
                               "run `tradezone db upgrade`")
+    assert _log_and_orgs(database) == before  # nothing written, not even a checkpoint
+    assert not (tmp_path / "auth").exists()
     assert tradezone(env, "ledger", "check", cwd=tmp_path).returncode == 0
     assert tradezone(env, "db", "backup", str(tmp_path / "before-upgrade.sqlite3"),
                      cwd=tmp_path).returncode == 0
